@@ -23,7 +23,10 @@ typedef struct rd_hashmap {
 /* Does `value` (stored under the same key) belong to `key`? NULL compares the 64-bit keys only. */
 typedef bool (*rd_hashmap_match_fn)(const void *value, const void *key);
 
-#define RD_HASHMAP_INIT { NULL, 0, 0 }
+#define RD_HASHMAP_INIT                                                                            \
+        {                                                                                          \
+                NULL, 0, 0                                                                         \
+        }
 
 void rd_hashmap_done(rd_hashmap *m);
 
@@ -42,7 +45,8 @@ static inline size_t rd_hashmap_size(const rd_hashmap *m)
         return m->size;
 }
 
-/* Iterate: `*i` starts at 0; returns the next value or NULL at the end. No changes while iterating. */
+/* Iterate: `*i` starts at 0; returns the next value or NULL at the end. No changes while iterating.
+ */
 void *rd_hashmap_next(const rd_hashmap *m, size_t *i);
 
 /* A 64-bit hash of a byte string (FNV-1a with a final avalanche). */

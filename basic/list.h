@@ -10,7 +10,10 @@ typedef struct rd_list {
         struct rd_list *next, *prev;
 } rd_list;
 
-#define RD_LIST_INIT(name) { &(name), &(name) }
+#define RD_LIST_INIT(name)                                                                         \
+        {                                                                                          \
+                &(name), &(name)                                                                   \
+        }
 
 static inline void rd_list_init(rd_list *l)
 {

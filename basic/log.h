@@ -36,8 +36,7 @@ static inline bool rd_log_enabled(rd_log_level level)
 /* Log a line; returns `ret` so that callers can `return rd_log_...(r, ...)`. */
 int rd_log_internal(rd_log_level level, int ret, const char *fmt, ...) _printf_(3, 4);
 
-#define rd_log(level, ...)                                                                         \
-        (rd_log_enabled(level) ? rd_log_internal((level), 0, __VA_ARGS__) : 0)
+#define rd_log(level, ...) (rd_log_enabled(level) ? rd_log_internal((level), 0, __VA_ARGS__) : 0)
 #define rd_log_errno(level, r, ...)                                                                \
         (rd_log_enabled(level) ? rd_log_internal((level), (r), __VA_ARGS__) : (r))
 

@@ -5,10 +5,11 @@
 #include "decoder.h"
 
 struct rd_decoder {
-        msgpack_zone zone;  /* holds the decoded objects; cleared per frame */
-        const char *frame;  /* borrowed */
-        size_t size;        /* frame size */
-        size_t offset;      /* bytes consumed */
+        msgpack_zone zone; /* holds the decoded objects; cleared per frame */
+        const char *frame; /* borrowed */
+        size_t size;       /* frame size */
+        size_t offset;     /* bytes consumed */
+        size_t end;        /* decode up to here: the first absurd container header, or size */
 };
 
 #define ZONE_CHUNK 8192
@@ -49,14 +50,16 @@ static uint32_t be32(const uint8_t *p)
 }
 
 /*
- * Walk the frame token by token (msgpack is a prefix code, so no nesting needs
- * tracking) and refuse any array or map that claims more elements than bytes
- * remain. msgpack-c allocates a container's element table before reading its
- * elements; without this check a 5-byte header could ask for gigabytes.
+ * Walk the frame token by token and find the first array or map header after
+ * which the elements still owed by all open containers outnumber the bytes
+ * left (each element takes at least one byte). msgpack-c allocates a
+ * container's element table before reading its elements; without this check a
+ * 5-byte header could ask for gigabytes, and nested headers could each ask for
+ * the whole frame. Returns 0, or -EBADMSG with that header's offset in *bad.
  */
-static int check_sizes(const uint8_t *p, size_t n)
+static int check_sizes(const uint8_t *p, size_t n, size_t *bad)
 {
-        size_t i = 0;
+        size_t i = 0, owed = 0;
 
         while (i < n) {
                 uint8_t b = p[i];
@@ -65,20 +68,21 @@ static int check_sizes(const uint8_t *p, size_t n)
                 if (b <= 0x7f || b >= 0xe0 || (b >= 0xc0 && b <= 0xc3 && b != 0xc1))
                         head = 1;
                 else if (b >= 0x80 && b <= 0x9f)
-                        head = 1; /* fixmap / fixarray: at most 15 elements */
+                        count = b & 0x0f, weight = b <= 0x8f ? 2 : 1; /* fixmap / fixarray */
                 else if (b >= 0xa0 && b <= 0xbf)
                         body = b & 0x1f;
                 else {
                         static const uint8_t fixed[] = {
-                                [0xca - 0xca] = 5, [0xcb - 0xca] = 9, [0xcc - 0xca] = 2,
-                                [0xcd - 0xca] = 3, [0xce - 0xca] = 5, [0xcf - 0xca] = 9,
-                                [0xd0 - 0xca] = 2, [0xd1 - 0xca] = 3, [0xd2 - 0xca] = 5,
-                                [0xd3 - 0xca] = 9, [0xd4 - 0xca] = 3, [0xd5 - 0xca] = 4,
+                                [0xca - 0xca] = 5, [0xcb - 0xca] = 9,  [0xcc - 0xca] = 2,
+                                [0xcd - 0xca] = 3, [0xce - 0xca] = 5,  [0xcf - 0xca] = 9,
+                                [0xd0 - 0xca] = 2, [0xd1 - 0xca] = 3,  [0xd2 - 0xca] = 5,
+                                [0xd3 - 0xca] = 9, [0xd4 - 0xca] = 3,  [0xd5 - 0xca] = 4,
                                 [0xd6 - 0xca] = 6, [0xd7 - 0xca] = 10, [0xd8 - 0xca] = 18,
                         };
                         size_t left = n - i;
                         switch (b) {
                         case 0xc1:
+                                *bad = i;
                                 return -EBADMSG;
                         case 0xc4: /* bin 8 */
                         case 0xd9: /* str 8 */
@@ -133,8 +137,13 @@ static int check_sizes(const uint8_t *p, size_t n)
                 /* Truncation is the unpacker's to report; only absurd counts stop here. */
                 if (head > n - i)
                         return 0;
-                if (count && count * weight > n - i - head)
+                if (owed > 0)
+                        owed--; /* this token is one of the elements owed */
+                owed += count * weight;
+                if (owed > n - i - head) {
+                        *bad = i;
                         return -EBADMSG;
+                }
                 if (body > n - i - head)
                         return 0;
                 i += head + body;
@@ -151,7 +160,10 @@ int rd_decoder_begin(rd_decoder *d, const void *frame, size_t size)
         d->frame = frame;
         d->size = size;
         d->offset = 0;
-        if (check_sizes(frame, size) < 0) {
+        d->end = size;
+        /* Messages before a bad header are still decoded; rd_decoder_next() fails on reaching it.
+         */
+        if (check_sizes(frame, size, &d->end) < 0 && d->end == 0) {
                 d->offset = size; /* nothing further to decode */
                 return -EBADMSG;
         }
@@ -183,7 +195,7 @@ static int shape(const msgpack_object *o, rd_msg *msg)
         const msgpack_object *a;
         uint32_t n;
 
-        if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size < 3)
+        if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size < 2)
                 return -EPROTO;
         a = o->via.array.ptr;
         n = o->via.array.size;
@@ -197,7 +209,8 @@ static int shape(const msgpack_object *o, rd_msg *msg)
                 if (a[1].type != MSGPACK_OBJECT_POSITIVE_INTEGER)
                         return -EPROTO;
                 msg->msgid = a[1].via.u64;
-                msg->has_msgid = true;
+                /* A bad request gets an error response; a bad response gets nothing. */
+                msg->has_msgid = msg->type == RD_MSG_REQUEST;
                 if (n != 4)
                         return -EPROTO;
                 if (msg->type == RD_MSG_RESPONSE) {
@@ -205,6 +218,7 @@ static int shape(const msgpack_object *o, rd_msg *msg)
                         msg->result = (const rd_value *)&a[3];
                         if (a[2].type != MSGPACK_OBJECT_NIL && a[2].type != MSGPACK_OBJECT_MAP)
                                 return -EPROTO;
+                        msg->has_msgid = true;
                         return 0;
                 }
                 if (a[2].type != MSGPACK_OBJECT_STR || a[2].via.str.size == 0)
@@ -225,14 +239,19 @@ static int shape(const msgpack_object *o, rd_msg *msg)
 int rd_decoder_next(rd_decoder *d, rd_msg *msg)
 {
         msgpack_object obj;
-        size_t start = d->offset;
+        size_t start;
 
         assert_return(d && msg, -EINVAL);
         *msg = (rd_msg){ 0 };
+        start = d->offset;
         if (d->offset >= d->size)
                 return 0;
+        if (d->offset >= d->end) {
+                d->offset = d->size;
+                return -EBADMSG;
+        }
 
-        switch (msgpack_unpack(d->frame, d->size, &d->offset, &d->zone, &obj)) {
+        switch (msgpack_unpack(d->frame, d->end, &d->offset, &d->zone, &obj)) {
         case MSGPACK_UNPACK_SUCCESS:
         case MSGPACK_UNPACK_EXTRA_BYTES:
                 break;

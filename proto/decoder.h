@@ -25,7 +25,7 @@ typedef enum rd_msg_type {
 
 typedef struct rd_msg {
         rd_msg_type type;
-        bool has_msgid;         /* a msgid could be read (also set on some -EPROTO returns) */
+        bool has_msgid;         /* a msgid could be read (on -EPROTO: a request's msgid only) */
         uint64_t msgid;         /* requests and responses */
         const char *name;       /* method or event name; not NUL-terminated */
         size_t name_len;        /* length of name */
@@ -43,7 +43,9 @@ RD_EXPORT rd_decoder *rd_decoder_free(rd_decoder *d);
 /*
  * Start on a new frame. The frame is borrowed and must outlive the values
  * decoded from it. Returns 0, or -EBADMSG when the frame can be seen at once
- * not to be msgpack (or claims containers larger than itself).
+ * not to be msgpack (or claims containers larger than itself) from its first
+ * byte. Bad bytes further on are reported by rd_decoder_next() once the
+ * messages before them have been decoded.
  */
 RD_EXPORT int rd_decoder_begin(rd_decoder *d, const void *frame, size_t size);
 

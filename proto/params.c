@@ -5,10 +5,11 @@
 #include "params.h"
 
 static const char *const type_names[_RD_PARAM_TYPE_MAX] = {
-        [RD_PARAM_UINT] = "uint",         [RD_PARAM_INT] = "int",   [RD_PARAM_NUMBER] = "number",
-        [RD_PARAM_DURATION] = "duration", [RD_PARAM_BOOL] = "bool", [RD_PARAM_STR] = "str",
-        [RD_PARAM_BIN] = "bin",           [RD_PARAM_HANDLE] = "handle", [RD_PARAM_MAP] = "map",
-        [RD_PARAM_ARRAY] = "array",
+        [RD_PARAM_UINT] = "uint",     [RD_PARAM_INT] = "int",
+        [RD_PARAM_NUMBER] = "number", [RD_PARAM_DURATION] = "duration",
+        [RD_PARAM_BOOL] = "bool",     [RD_PARAM_STR] = "str",
+        [RD_PARAM_BIN] = "bin",       [RD_PARAM_HANDLE] = "handle",
+        [RD_PARAM_MAP] = "map",       [RD_PARAM_ARRAY] = "array",
 };
 
 static const char *const expected[_RD_PARAM_TYPE_MAX] = {

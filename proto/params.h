@@ -26,8 +26,8 @@ typedef enum rd_param_type {
         RD_PARAM_DURATION, /* seconds, integer or float, >= 0; kept as microseconds */
         RD_PARAM_BOOL,
         RD_PARAM_STR,
-        RD_PARAM_BIN,      /* bin (str accepted too) */
-        RD_PARAM_HANDLE,   /* a handle: integer >= 1 */
+        RD_PARAM_BIN,    /* bin (str accepted too) */
+        RD_PARAM_HANDLE, /* a handle: integer >= 1 */
         RD_PARAM_MAP,
         RD_PARAM_ARRAY,
         _RD_PARAM_TYPE_MAX,
@@ -51,7 +51,7 @@ typedef struct rd_arg {
                 struct {
                         const char *p;
                         size_t n;
-                } s;              /* STR, BIN: borrowed bytes */
+                } s;               /* STR, BIN: borrowed bytes */
                 const rd_value *v; /* MAP, ARRAY */
         };
 } rd_arg;

@@ -28,7 +28,10 @@ typedef struct rd_writer {
         bool failed; /* an allocation failed; contents are incomplete */
 } rd_writer;
 
-#define RD_WRITER_INIT { NULL, 0, 0, false }
+#define RD_WRITER_INIT                                                                             \
+        {                                                                                          \
+                NULL, 0, 0, false                                                                  \
+        }
 
 RD_EXPORT void rd_writer_done(rd_writer *w);
 /* Forget the contents, keep the allocation. */
@@ -69,7 +72,8 @@ RD_EXPORT void rd_write_kv_double(rd_writer *w, const char *key, double v);
 RD_EXPORT void rd_write_kv_duration(rd_writer *w, const char *key, uint64_t usec);
 
 /* Message heads. */
-RD_EXPORT void rd_write_request(rd_writer *w, uint64_t msgid, const char *method, uint32_t n_fields);
+RD_EXPORT void rd_write_request(rd_writer *w, uint64_t msgid, const char *method,
+                                uint32_t n_fields);
 RD_EXPORT void rd_write_notification(rd_writer *w, const char *name, uint32_t n_fields);
 RD_EXPORT void rd_write_result(rd_writer *w, uint64_t msgid, uint32_t n_fields);
 /* A complete error response. `err` is a -errno; `message` may be NULL. */

@@ -20,7 +20,6 @@
 extern "C" {
 #endif
 
-
 typedef struct rd_value rd_value;
 
 typedef enum rd_value_type {

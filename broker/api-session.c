@@ -1,0 +1,77 @@
+/* SPDX-License-Identifier: MIT */
+#include <inttypes.h>
+
+#include "api.h"
+#include "basic/log.h"
+#include "config.h"
+
+#define LEASE_MIN  (50 * USEC_PER_MSEC)
+#define LEASE_MAX  (3600 * USEC_PER_SEC)
+#define WINDOW_MIN UINT64_C(4096)
+#define WINDOW_MAX (UINT64_C(64) * 1024 * 1024)
+
+static uint64_t clamp(uint64_t v, uint64_t lo, uint64_t hi)
+{
+        return v < lo ? lo : v > hi ? hi : v;
+}
+
+int rd_api_session_hello(rd_call *c)
+{
+        rd_broker *b = c->broker;
+        const rd_arg *protocol = &c->args[0], *name = &c->args[1], *lease = &c->args[2],
+                     *window = &c->args[3];
+        rd_session *s;
+        int k;
+
+        if (c->session)
+                return rd_call_fail(c, -EALREADY, "this connection has session %" PRIu64 " already",
+                                    c->session->id);
+        if (protocol->u != RD_PROTOCOL_VERSION)
+                return rd_call_fail(c, -EPROTO,
+                                    "protocol %" PRIu64 " is not spoken; reactord speaks %d",
+                                    protocol->u, RD_PROTOCOL_VERSION);
+        if (rd_hashmap_size(&b->sessions) >= b->limits.max_sessions)
+                return rd_call_fail(c, -EUSERS, "reactord has %zu sessions, its limit",
+                                    b->limits.max_sessions);
+        if (name->present && name->s.n > 255)
+                return rd_call_fail(c, -EINVAL, "param 'name': longer than 255 bytes");
+
+        k = rd_session_new(
+                b, c->rid.p, c->rid.n, name->present ? name->s.p : NULL,
+                name->present ? name->s.n : 0,
+                clamp(lease->present ? lease->usec : b->limits.default_lease, LEASE_MIN, LEASE_MAX),
+                clamp(window->present ? window->u : b->limits.default_window, WINDOW_MIN,
+                      WINDOW_MAX),
+                &s);
+        if (k < 0)
+                return rd_call_fail(c, k, "cannot make a session");
+        c->session = s;
+
+        rd_call_reply(c, 7);
+        rd_write_kv_uint(c->w, "session", s->id);
+        rd_write_kv_str(c->w, "server", "reactord");
+        rd_write_kv_str(c->w, "version", RD_VERSION);
+        rd_write_kv_uint(c->w, "protocol", RD_PROTOCOL_VERSION);
+        rd_write_kv_duration(c->w, "lease", s->lease);
+        rd_write_kv_uint(c->w, "window", s->window);
+        rd_write_str(c->w, "limits");
+        rd_write_map(c->w, 4);
+        rd_write_kv_uint(c->w, "max_frame", b->limits.max_frame);
+        rd_write_kv_uint(c->w, "max_handles", b->limits.max_handles);
+        rd_write_kv_uint(c->w, "max_sessions", b->limits.max_sessions);
+        rd_write_kv_uint(c->w, "max_batch", b->limits.max_batch);
+        return 0;
+}
+
+int rd_api_session_ack(rd_call *c)
+{
+        rd_session_ack(c->session, c->args[0].u);
+        return 0;
+}
+
+int rd_api_session_bye(rd_call *c)
+{
+        /* The reply goes out before the session is reaped: ending is deferred. */
+        rd__broker_kill_session(c->broker, c->session, NULL);
+        return 0;
+}

@@ -1,0 +1,26 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/* Method handlers, one file per area; the dispatch table in dispatch.c lists them. */
+
+#include "dispatch.h"
+
+/* api-session.c */
+int rd_api_session_hello(rd_call *c);
+int rd_api_session_ack(rd_call *c);
+int rd_api_session_bye(rd_call *c);
+
+/* api-reactor.c */
+int rd_api_reactor_ping(rd_call *c);
+int rd_api_reactor_info(rd_call *c);
+int rd_api_reactor_methods(rd_call *c);
+int rd_api_reactor_resources(rd_call *c);
+int rd_api_handle_close(rd_call *c);
+
+/* api-timer.c */
+int rd_api_timer_start(rd_call *c);
+int rd_api_timer_reset(rd_call *c);
+int rd_api_timer_cancel(rd_call *c);
+
+/* A reactor error on `handle` as a reply with a clear message; returns `err`. */
+int rd_api_handle_error(rd_call *c, int err, uint64_t handle, const char *kind);

@@ -1,0 +1,91 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/*
+ * rd_broker: the ZeroMQ ROUTER that clients reach, joined to the sd-event loop
+ * through ZMQ_FD. It turns frames into calls on the reactor and events into
+ * frames, one session per client connection. The only daemon code that
+ * includes <zmq.h>.
+ */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <systemd/sd-event.h>
+
+#include "basic/hashmap.h"
+#include "basic/list.h"
+#include "proto/decoder.h"
+#include "proto/writer.h"
+#include "reactor/reactor.h"
+
+typedef struct rd_session rd_session;
+
+typedef struct rd_broker_limits {
+        size_t max_frame;        /* largest frame accepted from a client, bytes */
+        size_t max_handles;      /* handles per session */
+        size_t max_sessions;     /* sessions at once */
+        size_t max_batch;        /* an event frame is closed at this size, bytes */
+        size_t max_backlog;      /* bytes queued for a client that does not read */
+        uint64_t default_lease;  /* µs */
+        uint64_t default_window; /* bytes */
+} rd_broker_limits;
+
+#define RD_BROKER_LIMITS_DEFAULT                                                                   \
+        {                                                                                          \
+                .max_frame = 1024 * 1024, .max_handles = 16384, .max_sessions = 4096,              \
+                .max_batch = 64 * 1024, .max_backlog = 16 * 1024 * 1024,                           \
+                .default_lease = 10 * USEC_PER_SEC, .default_window = 1024 * 1024,                 \
+        }
+
+typedef struct rd_broker {
+        sd_event *event;               /* the loop (referenced) */
+        rd_reactor *reactor;           /* owned */
+        void *zctx;                    /* ZeroMQ context, owned */
+        void *router;                  /* the ROUTER socket */
+        char *endpoint;                /* as bound */
+        sd_event_source *io_source;    /* ZMQ_FD readable */
+        sd_event_source *rx_source;    /* defer: input left after a bounded batch */
+        sd_event_source *flush_source; /* defer: event batches to send */
+        sd_event_source *retry_source; /* time: retry frames ZeroMQ refused (EAGAIN) */
+        sd_event_source *reap_source;  /* defer: end sessions marked dead */
+        rd_hashmap sessions;           /* routing id -> rd_session */
+        rd_list dirty;                 /* sessions with an event batch or a backlog */
+        rd_list dead;                  /* sessions to end outside callbacks */
+        rd_decoder *decoder;           /* reused for every frame */
+        rd_writer reply;               /* responses to the frame being handled */
+        rd_broker_limits limits;       /* caps and defaults */
+        uint64_t next_session_id;      /* never reused */
+        uint64_t started;              /* CLOCK_MONOTONIC µs */
+        uint64_t n_bad;                /* bad frames/messages seen */
+        struct {
+                uint64_t window_start; /* start of the current one-second window */
+                uint64_t in_window;    /* lines logged in it */
+                uint64_t suppressed;   /* lines not logged in it */
+        } bad_log;                     /* rate limit for bad-input log lines */
+        bool shutting_down;            /* no new sessions; requests get ESHUTDOWN */
+        void (*on_sessions_changed)(struct rd_broker *b); /* for STATUS= updates; may be NULL */
+} rd_broker;
+
+/*
+ * Bind `endpoint` and join `event`. The endpoint must already be safe to bind
+ * (see endpoint.h). Returns 0 or -errno.
+ */
+int rd_broker_new(sd_event *event, const char *endpoint, const rd_broker_limits *limits,
+                  rd_broker **ret);
+/* End every session (they are told "shutdown"), close the socket, free. Accepts NULL. */
+rd_broker *rd_broker_free(rd_broker *b);
+
+/* Tell every session it is being shut down and release their resources. */
+void rd_broker_shutdown(rd_broker *b);
+
+size_t rd_broker_n_sessions(const rd_broker *b);
+
+/* ---- for sessions and method handlers ---- */
+
+/* Send one frame to a routing id. Returns 0, -EHOSTUNREACH (peer gone) or -EAGAIN (queue full). */
+int rd__broker_send(rd_broker *b, const void *rid, size_t rid_len, const void *data, size_t size);
+/* Queue `s` to be ended (freed) outside the current callback. */
+void rd__broker_kill_session(rd_broker *b, rd_session *s, const char *reason);
+/* Put `s` on the list of sessions with output to flush. */
+void rd__broker_mark_dirty(rd_broker *b, rd_session *s);

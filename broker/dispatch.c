@@ -1,0 +1,261 @@
+/* SPDX-License-Identifier: MIT */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "api.h"
+#include "basic/log.h"
+#include "dispatch.h"
+#include "proto/error.h"
+
+#define PARAMS(...)                                                                                \
+        .params = (const rd_param[]){ __VA_ARGS__ },                                               \
+        .n_params = sizeof((const rd_param[]){ __VA_ARGS__ }) / sizeof(rd_param)
+#define EVENTS(...)                                                                                \
+        .events = (const char *const[])                                                            \
+        {                                                                                          \
+                __VA_ARGS__, NULL                                                                  \
+        }
+#define NO_EVENTS                                                                                  \
+        .events = (const char *const[])                                                            \
+        {                                                                                          \
+                NULL                                                                               \
+        }
+
+/* Sorted by name: rd_dispatch_find() bisects it (a unit test checks the order). */
+static const rd_method methods[] = {
+        {
+                .name = "handle.close",
+                .fn = rd_api_handle_close,
+                .doc = "Close any handle the caller owns.",
+                PARAMS({ "handle", RD_PARAM_HANDLE, true, "the handle to close" }),
+                NO_EVENTS,
+        },
+        {
+                .name = "reactor.info",
+                .fn = rd_api_reactor_info,
+                .doc = "Server version, uptime, sessions and resources by kind.",
+                NO_EVENTS,
+        },
+        {
+                .name = "reactor.methods",
+                .fn = rd_api_reactor_methods,
+                .doc = "This catalogue: every method, its params and events, and every event.",
+                NO_EVENTS,
+        },
+        {
+                .name = "reactor.ping",
+                .fn = rd_api_reactor_ping,
+                .doc = "Answer at once; renews the lease.",
+                NO_EVENTS,
+        },
+        {
+                .name = "reactor.resources",
+                .fn = rd_api_reactor_resources,
+                .doc = "The caller's handles, with their kind and state.",
+                NO_EVENTS,
+        },
+        {
+                .name = "session.ack",
+                .fn = rd_api_session_ack,
+                .doc = "Return credit: bytes of events the client has handled.",
+                PARAMS({ "bytes", RD_PARAM_UINT, true, "event bytes handled" }),
+                NO_EVENTS,
+        },
+        {
+                .name = "session.bye",
+                .fn = rd_api_session_bye,
+                .doc = "End the session and release everything it owns.",
+                NO_EVENTS,
+        },
+        {
+                .name = "session.hello",
+                .fn = rd_api_session_hello,
+                .doc = "Open a session; must come first.",
+                .flags = RD_METHOD_NO_SESSION,
+                PARAMS({ "protocol", RD_PARAM_UINT, true, "protocol version spoken: 1" },
+                       { "name", RD_PARAM_STR, false, "client name shown in reactor.info" },
+                       { "lease", RD_PARAM_DURATION, false,
+                         "liveness lease in seconds (default 10)" },
+                       { "window", RD_PARAM_UINT, false,
+                         "credit window in bytes (default 1 MiB)" }),
+                EVENTS("session.closed", "session.error"),
+        },
+        {
+                .name = "timer.cancel",
+                .fn = rd_api_timer_cancel,
+                .doc = "Stop a timer and release its handle.",
+                PARAMS({ "handle", RD_PARAM_HANDLE, true, "the timer" }),
+                NO_EVENTS,
+        },
+        {
+                .name = "timer.reset",
+                .fn = rd_api_timer_reset,
+                .doc = "Make a timer next fire `after` seconds from now.",
+                PARAMS({ "handle", RD_PARAM_HANDLE, true, "the timer" },
+                       { "after", RD_PARAM_DURATION, true, "seconds from now" }),
+                NO_EVENTS,
+        },
+        {
+                .name = "timer.start",
+                .fn = rd_api_timer_start,
+                .doc = "Fire after `after` seconds, then every `every` seconds if given.",
+                PARAMS({ "after", RD_PARAM_DURATION, true, "seconds until the first firing" },
+                       { "every", RD_PARAM_DURATION, false,
+                         "period in seconds (> 0); omit for once" }),
+                EVENTS("timer.fired"),
+        },
+};
+
+/* Events and their payload fields, for the catalogue. */
+static const struct {
+        const char *name;
+        const char *doc;
+        const char *const *fields;
+} events[] = {
+        { "session.closed", "reactord ended the session", (const char *const[]){ "reason", NULL } },
+        { "session.error", "an error no response can carry",
+          (const char *const[]){ "code", "message", "msgid", "method", NULL } },
+        { "timer.fired", "a timer fired; ticks counts the periods since the last event",
+          (const char *const[]){ "handle", "ticks", NULL } },
+};
+
+static int compare_name(const char *name, size_t len, const char *m)
+{
+        int k = strncmp(name, m, len);
+        if (k != 0)
+                return k;
+        return m[len] == '\0' ? 0 : -1;
+}
+
+const rd_method *rd_dispatch_find(const char *name, size_t len)
+{
+        size_t lo = 0, hi = ELEMENTSOF(methods);
+
+        while (lo < hi) {
+                size_t mid = (lo + hi) / 2;
+                int k = compare_name(name, len, methods[mid].name);
+                if (k == 0)
+                        return &methods[mid];
+                if (k < 0)
+                        hi = mid;
+                else
+                        lo = mid + 1;
+        }
+        return NULL;
+}
+
+void rd_call_reply(rd_call *c, uint32_t n_fields)
+{
+        rd_write_result(c->w, c->msgid, n_fields);
+        c->replied = true;
+}
+
+int rd_call_fail(rd_call *c, int err, const char *fmt, ...)
+{
+        va_list ap;
+
+        va_start(ap, fmt);
+        vsnprintf(c->error, sizeof(c->error), fmt, ap);
+        va_end(ap);
+        return err;
+}
+
+static void log_failure(const rd_session *s, const rd_msg *msg, int err, const char *message)
+{
+        /* Caller mistakes are expected traffic: keep them at debug level. */
+        log_debug("session %" PRIu64 ": %.*s: %s: %s", s ? s->id : 0, (int)msg->name_len, msg->name,
+                  rd_error_name(err), message);
+}
+
+int rd_dispatch(rd_broker *b, rd_session *s, const rd_rid *rid, const rd_msg *msg, rd_writer *reply)
+{
+        const rd_method *m;
+        rd_writer scratch = RD_WRITER_INIT;
+        bool notification = msg->type == RD_MSG_NOTIFICATION;
+        size_t mark = reply->size;
+        int k;
+
+        rd_call c = {
+                .broker = b,
+                .session = s,
+                .rid = *rid,
+                .w = notification ? &scratch : reply,
+                .msgid = msg->msgid,
+        };
+
+        m = rd_dispatch_find(msg->name, msg->name_len);
+        if (!m)
+                k = rd_call_fail(&c, -ENOSYS, "unknown method '%.*s'", (int)msg->name_len,
+                                 msg->name);
+        else if (!s && !(m->flags & RD_METHOD_NO_SESSION))
+                k = rd_call_fail(&c, -ENOTCONN, "no session: send session.hello first");
+        else if (b->shutting_down)
+                k = rd_call_fail(&c, -ESHUTDOWN, "reactord is shutting down");
+        else {
+                k = rd_params_parse(msg->params, m->params, m->n_params, c.args, c.error,
+                                    sizeof(c.error));
+                if (k >= 0)
+                        k = m->fn(&c);
+        }
+
+        if (k < 0) {
+                if (!c.error[0])
+                        snprintf(c.error, sizeof(c.error), "%s", rd_error_message(k));
+                log_failure(s, msg, k, c.error);
+                if (notification) {
+                        if (s) {
+                                char method[64];
+                                snprintf(method, sizeof(method), "%.*s", (int)msg->name_len,
+                                         msg->name);
+                                rd_session_queue_error(s, k, c.error, NULL, method);
+                        }
+                } else {
+                        /* A handler that wrote part of a result before failing: drop it. */
+                        reply->size = mark;
+                        rd_write_error(reply, msg->msgid, k, c.error);
+                }
+        } else if (!notification && !c.replied)
+                rd_write_result(reply, msg->msgid, 0);
+
+        rd_writer_done(&scratch);
+        return k;
+}
+
+void rd_dispatch_write_catalogue(rd_writer *w)
+{
+        rd_write_map(w, 2);
+        rd_write_str(w, "methods");
+        rd_write_array(w, ELEMENTSOF(methods));
+        for (size_t i = 0; i < ELEMENTSOF(methods); i++) {
+                const rd_method *m = &methods[i];
+                uint32_t n = 0;
+
+                rd_write_map(w, 4);
+                rd_write_kv_str(w, "name", m->name);
+                rd_write_kv_str(w, "doc", m->doc);
+                rd_write_str(w, "params");
+                rd_params_write_spec(w, m->params, m->n_params);
+                rd_write_str(w, "events");
+                while (m->events[n])
+                        n++;
+                rd_write_array(w, n);
+                for (uint32_t j = 0; j < n; j++)
+                        rd_write_str(w, m->events[j]);
+        }
+        rd_write_str(w, "events");
+        rd_write_array(w, ELEMENTSOF(events));
+        for (size_t i = 0; i < ELEMENTSOF(events); i++) {
+                uint32_t n = 0;
+
+                rd_write_map(w, 3);
+                rd_write_kv_str(w, "name", events[i].name);
+                rd_write_kv_str(w, "doc", events[i].doc);
+                rd_write_str(w, "fields");
+                while (events[i].fields[n])
+                        n++;
+                rd_write_array(w, n);
+                for (uint32_t j = 0; j < n; j++)
+                        rd_write_str(w, events[i].fields[j]);
+        }
+}

@@ -1,0 +1,81 @@
+/* SPDX-License-Identifier: MIT */
+#include "handle.h"
+
+static bool match_id(const void *value, const void *key)
+{
+        return ((const rd_handle *)value)->id == *(const uint64_t *)key;
+}
+
+int rd__handle_register(rd_reactor *r, rd_owner *owner, rd_handle *h, rd_handle_kind kind,
+                        const rd_handle_ops *ops)
+{
+        int k;
+
+        if (owner->n_handles >= owner->max_handles)
+                return -EMFILE;
+
+        h->id = r->next_id;
+        h->kind = kind;
+        h->ops = ops;
+        h->reactor = r;
+        h->owner = owner;
+        rd_list_init(&h->stall_link);
+        k = rd_hashmap_put(&r->handles, h->id, match_id, &h->id, h);
+        if (k < 0)
+                return k;
+        r->next_id++;
+        rd_list_append(&owner->handles, &h->owner_link);
+        owner->n_handles++;
+        r->count[kind]++;
+        return 0;
+}
+
+int rd_handle_lookup(rd_reactor *r, rd_owner *caller, uint64_t id, rd_handle_kind kind,
+                     rd_handle **ret)
+{
+        rd_handle *h;
+
+        assert_return(r && ret, -EINVAL);
+
+        h = rd_hashmap_get(&r->handles, id, match_id, &id);
+        if (!h)
+                return -ENOENT;
+        if (h->owner != caller)
+                return -EPERM;
+        if (kind != _RD_HANDLE_KIND_MAX && h->kind != kind)
+                return -EBADF;
+        *ret = h;
+        return 0;
+}
+
+uint64_t rd_handle_get_id(const rd_handle *h)
+{
+        return h->id;
+}
+
+void rd_handle_close(rd_handle *h)
+{
+        rd_reactor *r;
+
+        if (!h)
+                return;
+        r = h->reactor;
+        rd_hashmap_remove(&r->handles, h->id, match_id, &h->id);
+        rd_list_remove(&h->owner_link);
+        if (rd_list_linked(&h->stall_link))
+                rd_list_remove(&h->stall_link);
+        h->owner->n_handles--;
+        r->count[h->kind]--;
+        h->ops->free(h);
+}
+
+int rd__handle_emit(rd_handle *h, const rd_event *ev)
+{
+        rd_reactor *r = h->reactor;
+        int k;
+
+        k = r->emit(h->owner, ev, r->emit_userdata);
+        if (k == -EAGAIN && !rd_list_linked(&h->stall_link))
+                rd_list_append(&h->owner->stalled, &h->stall_link);
+        return k;
+}

@@ -1,0 +1,76 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/*
+ * The base every resource embeds (first member), and the reactor internals
+ * the resource modules share. Not for use outside reactor/.
+ */
+
+#include <stdbool.h>
+
+#include "basic/hashmap.h"
+#include "basic/list.h"
+#include "reactor.h"
+
+typedef struct rd_handle_ops {
+        /* Free the resource's own state (the base is unlinked already). */
+        void (*free)(rd_handle *h);
+        /* Credit is back after an emit was refused: try to emit again. */
+        void (*resume)(rd_handle *h);
+        /* Write the kind-specific fields of reactor.resources; returns how many pairs. */
+        uint32_t (*describe)(rd_handle *h, rd_writer *w, bool count_only);
+} rd_handle_ops;
+
+struct rd_handle {
+        uint64_t id;              /* never reused in a daemon's lifetime */
+        rd_handle_kind kind;      /* what the resource is */
+        const rd_handle_ops *ops; /* the kind's operations */
+        rd_reactor *reactor;      /* the reactor it lives in */
+        rd_owner *owner;          /* the owner its events go to */
+        rd_list owner_link;       /* in owner->handles */
+        rd_list stall_link;       /* in owner->stalled while waiting for credit */
+};
+
+struct rd_owner {
+        rd_reactor *reactor; /* back pointer */
+        void *userdata;      /* the broker's session */
+        rd_list handles;     /* every handle the owner holds */
+        rd_list stalled;     /* handles whose emit was refused for lack of credit */
+        size_t n_handles;    /* length of handles */
+        size_t max_handles;  /* cap: -EMFILE beyond */
+};
+
+typedef struct rd_timer_heap {
+        struct rd_timer **items; /* binary min-heap ordered by due time */
+        size_t size;             /* items in use */
+        size_t capacity;         /* items allocated */
+} rd_timer_heap;
+
+struct rd_reactor {
+        sd_event *event;                   /* the loop (referenced) */
+        rd_emit_fn emit;                   /* where events go */
+        void *emit_userdata;               /* the broker */
+        rd_hashmap handles;                /* id -> rd_handle */
+        uint64_t next_id;                  /* the next handle id */
+        size_t count[_RD_HANDLE_KIND_MAX]; /* live handles per kind */
+        rd_timer_heap timers;              /* armed timers */
+        sd_event_source *timer_source;     /* one time source for the whole heap */
+};
+
+/*
+ * Give `h` an id and link it to `owner`. Returns 0, or -EMFILE when the owner
+ * is at its cap, or -ENOMEM.
+ */
+int rd__handle_register(rd_reactor *r, rd_owner *owner, rd_handle *h, rd_handle_kind kind,
+                        const rd_handle_ops *ops);
+
+/*
+ * Emit an event for `h`. Returns 0, or -EAGAIN when the owner is out of credit:
+ * `h` is then put on the owner's stalled list and its ops->resume() will be
+ * called once credit returns.
+ */
+int rd__handle_emit(rd_handle *h, const rd_event *ev);
+
+/* Timers' share of the reactor's life. */
+int rd__timers_init(rd_reactor *r);
+void rd__timers_done(rd_reactor *r);

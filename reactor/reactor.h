@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/*
+ * rd_reactor: the resources reactord owns (timers now; streams, datagram
+ * sockets, processes and signals later), over one sd-event loop.
+ *
+ * The reactor knows nothing of ZeroMQ or sessions. Resources belong to an
+ * rd_owner and report what happens to them through one narrow callback, the
+ * emit function, which the broker supplies. Emitting may be refused for lack
+ * of credit (-EAGAIN); the resource then holds its state and emits again when
+ * the owner is resumed (rd_owner_resume()).
+ */
+
+#include <stddef.h>
+#include <stdint.h>
+#include <systemd/sd-event.h>
+
+#include "proto/event.h"
+
+typedef struct rd_reactor rd_reactor;
+typedef struct rd_owner rd_owner;
+typedef struct rd_handle rd_handle;
+
+typedef enum rd_handle_kind {
+        RD_HANDLE_TIMER,
+        _RD_HANDLE_KIND_MAX,
+} rd_handle_kind;
+
+/*
+ * Deliver `ev` to `owner`. Returns 0 when the event was taken, -EAGAIN when
+ * the owner is out of credit (the event was not taken). It must not free
+ * resources or owners: it runs from inside resource callbacks.
+ */
+typedef int (*rd_emit_fn)(rd_owner *owner, const rd_event *ev, void *userdata);
+
+/* Make a reactor on `event` (referenced). Returns 0 or -errno. */
+int rd_reactor_new(sd_event *event, rd_emit_fn emit, void *userdata, rd_reactor **ret);
+/* Free the reactor; every owner must have been freed before. Accepts NULL. */
+rd_reactor *rd_reactor_free(rd_reactor *r);
+
+sd_event *rd_reactor_get_event(rd_reactor *r);
+/* Live resources of one kind, over all owners. */
+size_t rd_reactor_count(const rd_reactor *r, rd_handle_kind kind);
+/* "timer", ... */
+const char *rd_handle_kind_name(rd_handle_kind kind);
+
+/* ---- owners: the principal resources belong to (a session, for the broker) ---- */
+
+/* Make an owner that may hold at most `max_handles` handles. `userdata` is borrowed. */
+int rd_owner_new(rd_reactor *r, void *userdata, size_t max_handles, rd_owner **ret);
+/* Close every handle the owner holds, then free it. Accepts NULL; returns NULL. */
+rd_owner *rd_owner_free(rd_owner *o);
+void *rd_owner_get_userdata(const rd_owner *o);
+size_t rd_owner_count(const rd_owner *o);
+/* Credit is back: every resource held back by -EAGAIN gets to emit again. */
+void rd_owner_resume(rd_owner *o);
+/*
+ * Write the owner's handles as an array of {handle, kind, ...} maps (the
+ * result of reactor.resources).
+ */
+void rd_owner_write_resources(rd_owner *o, rd_writer *w);
+
+/* ---- handles ---- */
+
+/*
+ * Find handle `id` on behalf of `caller`. Returns 0, -ENOENT (no such handle),
+ * -EPERM (another owner's), or -EBADF when it is not of `kind` (pass
+ * _RD_HANDLE_KIND_MAX for any kind).
+ */
+int rd_handle_lookup(rd_reactor *r, rd_owner *caller, uint64_t id, rd_handle_kind kind,
+                     rd_handle **ret);
+uint64_t rd_handle_get_id(const rd_handle *h);
+/* Close and free a handle (handle.close). Safe from the handle's own callbacks. */
+void rd_handle_close(rd_handle *h);
