@@ -15,17 +15,23 @@ struct rd_timer {
         uint64_t due;      /* next firing, CLOCK_MONOTONIC µs */
         uint64_t every;    /* period in µs; 0 for a one-shot timer */
         size_t heap_index; /* position in the reactor's heap, or NOT_QUEUED (stalled, firing) */
+        bool firing;       /* its event is being emitted */
+        bool closed;       /* closed from inside its own emit: free once that returns */
 };
 
+static uint64_t clock_usec(void)
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t)ts.tv_sec * USEC_PER_SEC + (uint64_t)ts.tv_nsec / NSEC_PER_USEC;
+}
+
+/* The loop's cached time: all timers of one wake-up agree on "now" (libuv's uv_now). */
 static uint64_t now_usec(rd_reactor *r)
 {
         uint64_t now;
-        /* The loop's cached time: all timers of one wake-up agree on "now". */
-        if (sd_event_now(r->event, CLOCK_MONOTONIC, &now) < 0) {
-                struct timespec ts;
-                clock_gettime(CLOCK_MONOTONIC, &ts);
-                now = (uint64_t)ts.tv_sec * USEC_PER_SEC + (uint64_t)ts.tv_nsec / NSEC_PER_USEC;
-        }
+        if (sd_event_now(r->event, CLOCK_MONOTONIC, &now) < 0)
+                now = clock_usec();
         return now;
 }
 
@@ -124,13 +130,22 @@ static bool fire(rd_reactor *r, rd_timer *t, uint64_t now)
 {
         uint64_t ticks = 1;
         rd_event ev;
+        int k;
 
         if (t->every > 0)
                 ticks += (now - t->due) / t->every;
 
         ev = (rd_event){ .type = RD_EVENT_TIMER_FIRED, .handle = t->handle.id };
         ev.timer_fired.ticks = ticks;
-        if (rd__handle_emit(&t->handle, &ev) == -EAGAIN)
+        t->firing = true;
+        k = rd__handle_emit(&t->handle, &ev);
+        t->firing = false;
+        if (t->closed) {
+                /* Closed by the emit callback: the handle is gone, only the memory is left. */
+                free(t);
+                return false;
+        }
+        if (k == -EAGAIN)
                 return false; /* stalled: resume() picks it up with the ticks grown */
 
         if (t->every == 0) {
@@ -176,6 +191,10 @@ static void timer_free(rd_handle *h)
                 if (first)
                         arm(r);
         }
+        if (t->firing) {
+                t->closed = true; /* fire() frees it when the emit returns */
+                return;
+        }
         free(t);
 }
 
@@ -183,7 +202,8 @@ static void timer_resume(rd_handle *h)
 {
         rd_timer *t = (rd_timer *)h;
         rd_reactor *r = h->reactor;
-        uint64_t now = now_usec(r);
+        /* Credit may return long after the loop last woke: read the clock itself. */
+        uint64_t now = clock_usec();
 
         /* Not yet due (reset while stalled): just queue it again. */
         if (t->due <= now && !fire(r, t, now))
