@@ -188,7 +188,9 @@ RD_EXPORT void rd_client_stop(rd_client *c);
 /*
  * Embedding in another loop: poll rd_client_fd() for readability (it is
  * edge-like, as ZMQ_FD is) and call rd_client_process() when it is readable
- * and when rd_client_timeout() milliseconds (-1: none) have passed.
+ * and when rd_client_timeout() milliseconds (-1: none) have passed. Call
+ * rd_client_process() (or at least rd_client_timeout()) again before every
+ * poll: the client's own sends can consume the fd's edge while input waits.
  * rd_client_process() never blocks; it returns >= 0 or a negative errno.
  */
 RD_EXPORT int rd_client_fd(rd_client *c);
