@@ -160,21 +160,22 @@ static void send_direct(rd_broker *b, const rd_rid *rid, const rd_writer *w)
         (void)rd__broker_send(b, rid->p, rid->n, w->data, w->size);
 }
 
-/* Report an error that no response can carry, to a session or a bare connection. */
-static void send_error_event(rd_broker *b, rd_session *s, const rd_rid *rid, int err,
-                             const char *message, const uint64_t *msgid)
+void rd__broker_report(rd_broker *b, rd_session *s, const rd_rid *rid, int err, const char *message,
+                       const uint64_t *msgid, const char *method)
 {
         rd_writer w = RD_WRITER_INIT;
 
         if (s) {
-                rd_session_queue_error(s, err, message, msgid, NULL);
+                rd_session_queue_error(s, err, message, msgid, method);
                 return;
         }
-        rd_write_notification(&w, "session.error", 2 + !!msgid);
+        rd_write_notification(&w, "session.error", 2 + !!msgid + !!method);
         rd_write_kv_str(&w, "code", rd_error_name(err));
         rd_write_kv_str(&w, "message", message);
         if (msgid)
                 rd_write_kv_uint(&w, "msgid", *msgid);
+        if (method)
+                rd_write_kv_str(&w, "method", method);
         send_direct(b, rid, &w);
         rd_writer_done(&w);
 }
@@ -193,8 +194,8 @@ static void report_not_msgpack(rd_broker *b, rd_session *s, const rd_rid *rid, s
         char who[96];
 
         log_bad(b, "%s: frame of %zu bytes is not msgpack", peer_name(s, who, sizeof(who)), size);
-        send_error_event(b, s, rid, -EBADMSG,
-                         "frame is not valid msgpack; the rest of it was dropped", NULL);
+        rd__broker_report(b, s, rid, -EBADMSG,
+                          "frame is not valid msgpack; the rest of it was dropped", NULL, NULL);
 }
 
 static void handle_frame(rd_broker *b, const rd_rid *rid, const void *data, size_t size)
@@ -218,7 +219,7 @@ static void handle_frame(rd_broker *b, const rd_rid *rid, const void *data, size
                         rd_write_error(&b->reply, msgid, -E2BIG, m);
                         goto reply;
                 }
-                send_error_event(b, s, rid, -E2BIG, m, NULL);
+                rd__broker_report(b, s, rid, -E2BIG, m, NULL, NULL);
                 return;
         }
 
@@ -228,7 +229,14 @@ static void handle_frame(rd_broker *b, const rd_rid *rid, const void *data, size
         }
         while ((k = rd_decoder_next(b->decoder, &msg)) != 0) {
                 if (k == -EBADMSG) {
-                        report_not_msgpack(b, s, rid, size);
+                        if (msg.has_msgid) {
+                                log_bad(b, "%s: request %" PRIu64 " is not valid msgpack",
+                                        peer_name(s, who, sizeof(who)), msg.msgid);
+                                rd_write_error(&b->reply, msg.msgid, -EBADMSG,
+                                               "request is not valid msgpack, is truncated, or "
+                                               "nests deeper than 32 levels");
+                        } else
+                                report_not_msgpack(b, s, rid, size);
                         break;
                 }
                 if (k == -EPROTO) {
@@ -239,10 +247,10 @@ static void handle_frame(rd_broker *b, const rd_rid *rid, const void *data, size
                                                "not a msgpack-rpc request: expected [0, msgid, "
                                                "method, [params]]");
                         else
-                                send_error_event(b, s, rid, -EPROTO,
-                                                 "not a msgpack-rpc message: expected [0, msgid, "
-                                                 "method, [params]] or [2, method, [params]]",
-                                                 msg.has_msgid ? &msg.msgid : NULL);
+                                rd__broker_report(b, s, rid, -EPROTO,
+                                                  "not a msgpack-rpc message: expected [0, msgid, "
+                                                  "method, [params]] or [2, method, [params]]",
+                                                  msg.has_msgid ? &msg.msgid : NULL, NULL);
                         continue;
                 }
                 if (msg.type == RD_MSG_RESPONSE) {
@@ -301,8 +309,9 @@ static void receive(rd_broker *b)
                 rd_session *s = find_session(b, r.p, r.n);
                 char who[96];
                 log_bad(b, "%s: multi-part message dropped", peer_name(s, who, sizeof(who)));
-                send_error_event(b, s, &r, -EPROTO,
-                                 "multi-part messages are not accepted: send one frame", NULL);
+                rd__broker_report(b, s, &r, -EPROTO,
+                                  "multi-part messages are not accepted: send one frame", NULL,
+                                  NULL);
         }
         zmq_msg_close(&body);
         zmq_msg_close(&rid);

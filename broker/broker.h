@@ -21,6 +21,11 @@
 
 typedef struct rd_session rd_session;
 
+typedef struct rd_rid {
+        const void *p; /* routing id bytes (borrowed) */
+        size_t n;      /* their length */
+} rd_rid;
+
 typedef struct rd_broker_limits {
         size_t max_frame;        /* largest frame accepted from a client, bytes */
         size_t max_handles;      /* handles per session */
@@ -87,5 +92,12 @@ size_t rd_broker_n_sessions(const rd_broker *b);
 int rd__broker_send(rd_broker *b, const void *rid, size_t rid_len, const void *data, size_t size);
 /* Queue `s` to be ended (freed) outside the current callback. */
 void rd__broker_kill_session(rd_broker *b, rd_session *s, const char *reason);
+/*
+ * Report an error that no response can carry (session.error {code, message,
+ * msgid?, method?}): queued for session `s`, or sent at once to a bare
+ * connection when `s` is NULL.
+ */
+void rd__broker_report(rd_broker *b, rd_session *s, const rd_rid *rid, int err, const char *message,
+                       const uint64_t *msgid, const char *method);
 /* Put `s` on the list of sessions with output to flush. */
 void rd__broker_mark_dirty(rd_broker *b, rd_session *s);

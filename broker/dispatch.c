@@ -204,12 +204,9 @@ int rd_dispatch(rd_broker *b, rd_session *s, const rd_rid *rid, const rd_msg *ms
                         snprintf(c.error, sizeof(c.error), "%s", rd_error_message(k));
                 log_failure(s, msg, k, c.error);
                 if (notification) {
-                        if (s) {
-                                char method[64];
-                                snprintf(method, sizeof(method), "%.*s", (int)msg->name_len,
-                                         msg->name);
-                                rd_session_queue_error(s, k, c.error, NULL, method);
-                        }
+                        char method[64];
+                        snprintf(method, sizeof(method), "%.*s", (int)msg->name_len, msg->name);
+                        rd__broker_report(b, s, rid, k, c.error, NULL, method);
                 } else {
                         /* A handler that wrote part of a result before failing: drop it. */
                         reply->size = mark;

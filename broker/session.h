@@ -72,8 +72,3 @@ int rd_session_send(rd_session *s, const void *data, size_t size);
 
 /* Routing-id match function for the broker's session map. */
 bool rd_session_match_rid(const void *value, const void *key);
-
-typedef struct rd_rid {
-        const void *p;
-        size_t n;
-} rd_rid;

@@ -255,7 +255,9 @@ int rd_decoder_next(rd_decoder *d, rd_msg *msg)
         case MSGPACK_UNPACK_SUCCESS:
         case MSGPACK_UNPACK_EXTRA_BYTES:
                 break;
-        default: /* parse error, truncation, or allocation failure */
+        default: /* parse error, truncation, nesting deeper than msgpack-c's 32 levels */
+                /* A request's head may still be readable: then its caller can be answered. */
+                msg->has_msgid = rd_peek_msgid(d->frame + start, d->size - start, &msg->msgid) >= 0;
                 d->offset = d->size;
                 return -EBADMSG;
         }

@@ -53,7 +53,9 @@ RD_EXPORT int rd_decoder_begin(rd_decoder *d, const void *frame, size_t size);
  * Decode the next message of the frame.
  *   1        a well-formed message is in *msg
  *   0        the frame is consumed
- *  -EBADMSG  the rest of the frame is not msgpack (or is truncated); stop
+ *  -EBADMSG  the rest of the frame is not msgpack (or is truncated, or nests
+ *            deeper than 32 levels); stop. msg->has_msgid tells whether the
+ *            bad message starts with a readable request head.
  *  -EPROTO   a msgpack value that is not a msgpack-rpc message; msg->has_msgid
  *            tells whether a request's msgid could be read. Decoding may go on.
  */
