@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+#
+# Sum the Check results of the last `meson test` run into one line:
+#
+#     tests/summary.sh BUILDDIR [LOG]
+#
+# LOG defaults to meson-logs/testlog.txt (a run with --setup=NAME writes
+# testlog-NAME.txt). Each suite prints "NN%: Checks: C, Failures: F, Errors: E";
+# passed is C - F - E and failed is F + E, summed over all suites. A test that
+# meson saw fail while Check reported no failure (a crash before the summary,
+# a timeout, valgrind's error exit) counts as one failure. Skipped tests (exit
+# status 77) count as neither. The last line printed is "N passed, N failed";
+# the exit status is non-zero when anything failed or nothing ran.
+
+set -euo pipefail
+
+if [[ $# -lt 1 || $# -gt 2 ]]; then
+        echo "usage: $0 BUILDDIR [LOG]" >&2
+        exit 2
+fi
+
+log="$1/meson-logs/${2:-testlog.txt}"
+if [[ ! -r "$log" ]]; then
+        echo "$0: cannot read $log (run meson test first)" >&2
+        exit 2
+fi
+
+awk '
+function finish() {
+        if (name == "")
+                return
+        if (!ok && !skipped && test_failed == 0) {
+                printf "%s: %s without a Check failure; counted as 1 failed\n", name, result
+                test_failed = 1
+        }
+        passed += test_passed
+        failed += test_failed
+        ntests++
+        name = ""
+}
+# A test block starts with "==== i/n ====", then "test: NAME" and "result: ...".
+/^=+ [0-9]+\/[0-9]+ =+$/ { finish(); in_block = 1; next }
+in_block && /^test:/ {
+        name = $0
+        sub(/^test:[ \t]*/, "", name)
+        result = ""
+        test_passed = test_failed = ok = skipped = 0
+        next
+}
+in_block && /^result:/ {
+        sub(/^result:[ \t]*/, "")
+        result = $0
+        ok = (result == "exit status 0")
+        skipped = (result == "exit status 77")
+        next
+}
+in_block && match($0, /[0-9]+%: Checks: [0-9]+, Failures: [0-9]+, Errors: [0-9]+/) {
+        line = substr($0, RSTART, RLENGTH)
+        gsub(/[^0-9]+/, " ", line)
+        split(line, f, " ")
+        test_passed += f[2] - f[3] - f[4]
+        test_failed += f[3] + f[4]
+        next
+}
+END {
+        finish()
+        if (ntests == 0)
+                print "no tests in the log" > "/dev/stderr"
+        printf "%d passed, %d failed\n", passed, failed
+        exit (failed > 0 || ntests == 0) ? 1 : 0
+}
+' "$log"
