@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Set up a Debian 12 machine for reactord, build it, then run it or test it.
+#
+#   packaging/bootstrap.sh run    install what is needed, build, start reactord
+#                                 in the foreground on its default endpoint
+#   packaging/bootstrap.sh test   install what is needed, build, run the whole
+#                                 test suite and print "N passed, N failed"
+#
+# BUILD_DIR (default: build) picks the build directory. Packages are installed
+# with apt-get only when one is missing; as a normal user that needs sudo.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+mode=${1:-}
+build=${BUILD_DIR:-build}
+
+packages=(
+        meson ninja-build pkg-config gcc
+        libzmq3-dev libmsgpack-dev libsystemd-dev check
+        python3-zmq python3-msgpack python3-twisted valgrind
+)
+
+install_packages() {
+        local missing=()
+        for p in "${packages[@]}"; do
+                dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||
+                        missing+=("$p")
+        done
+        [ ${#missing[@]} -eq 0 ] && return 0
+        local sudo=()
+        [ "$(id -u)" -eq 0 ] || sudo=(sudo)
+        echo "Installing: ${missing[*]}"
+        export DEBIAN_FRONTEND=noninteractive
+        "${sudo[@]}" apt-get update -q
+        "${sudo[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"
+}
+
+build_tree() {
+        if [ -f "$build/build.ninja" ]; then
+                meson setup --reconfigure "$build" >/dev/null
+        else
+                meson setup "$build"
+        fi
+        ninja -C "$build"
+}
+
+case "$mode" in
+run)
+        install_packages
+        build_tree
+        exec "$build/broker/reactord" --log-level info
+        ;;
+test)
+        install_packages
+        build_tree
+        status=0
+        meson test -C "$build" --print-errorlogs --num-processes 2 || status=$?
+        tests/summary.sh "$build" || status=$?
+        exit $status
+        ;;
+*)
+        echo "usage: $0 run|test" >&2
+        exit 2
+        ;;
+esac
