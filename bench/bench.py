@@ -1,0 +1,436 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: MIT
+"""Run reactord's benchmarks, each beside its baseline in the same run.
+
+Every benchmark measures its baseline and its reactord side round after
+round, takes the median of each over the rounds, and compares the two as a
+ratio against a target. Machines are shared and noisy: the ratio is the
+figure, not the absolute numbers. See BENCHMARKS.md.
+"""
+
+import argparse
+import os
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+SRC = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# Debian's python3-twisted is installed for the system interpreter only.
+SYSTEM_PYTHON = "/usr/bin/python3"
+
+
+def log(*args):
+    print(*args, file=sys.stderr, flush=True)
+
+
+def median(xs):
+    return statistics.median(xs) if xs else None
+
+
+def parse_kv(line):
+    """'bench=echo size=20 usec_per_rt=80.1' -> dict, numbers as floats."""
+    out = {}
+    for tok in line.split():
+        k, _, v = tok.partition("=")
+        try:
+            out[k] = float(v)
+        except ValueError:
+            out[k] = v
+    return out
+
+
+def run_program(argv, timeout=120):
+    """Run a benchmark program; return its last line of output as a dict."""
+    p = subprocess.run(argv, stdout=subprocess.PIPE, text=True, timeout=timeout)
+    if p.returncode != 0:
+        raise RuntimeError("%s exited with status %d" % (" ".join(argv), p.returncode))
+    lines = [l for l in p.stdout.splitlines() if l.strip()]
+    if not lines:
+        raise RuntimeError("%s printed nothing" % argv[0])
+    return parse_kv(lines[-1])
+
+
+class Build:
+    """The programs of a meson build directory."""
+
+    def __init__(self, builddir):
+        self.dir = os.path.abspath(builddir)
+        if not os.path.isdir(self.dir):
+            sys.exit("bench: no build directory %s (meson setup it, or pass --build)" % self.dir)
+
+    def program(self, name, required=True):
+        path = os.path.join(self.dir, "bench", name)
+        if os.access(path, os.X_OK):
+            return path
+        if required:
+            sys.exit("bench: %s is not built (ninja -C %s)" % (path, self.dir))
+        return None
+
+    def reactord(self):
+        path = os.path.join(self.dir, "broker", "reactord")
+        return path if os.access(path, os.X_OK) else None
+
+
+class Daemon:
+    """A reactord on a private ipc:// endpoint in a temporary directory.
+
+    A context manager: on the way out the daemon is stopped (SIGTERM, then
+    SIGKILL) and the directory removed. Its log goes to a file there, shown
+    when something fails.
+    """
+
+    def __init__(self, exe):
+        self.exe = exe
+        self.proc = None
+        self.tmp = None
+
+    def __enter__(self):
+        self.tmp = tempfile.mkdtemp(prefix="rd-bench-")
+        self.path = os.path.join(self.tmp, "bus")
+        self.endpoint = "ipc://" + self.path
+        self.logfile = os.path.join(self.tmp, "reactord.log")
+        env = dict(os.environ, XDG_RUNTIME_DIR=self.tmp)
+        env.pop("REACTORD_ENDPOINT", None)
+        with open(self.logfile, "w") as logf:
+            self.proc = subprocess.Popen([self.exe, "--endpoint", self.endpoint], env=env,
+                                         stdin=subprocess.DEVNULL, stdout=logf, stderr=logf)
+        deadline = time.monotonic() + 10
+        while not os.path.exists(self.path):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.__exit__(RuntimeError, None, None)
+                raise RuntimeError("reactord did not start on %s" % self.endpoint)
+            time.sleep(0.01)
+        return self
+
+    @property
+    def pid(self):
+        return self.proc.pid
+
+    def __exit__(self, exc_type, *exc):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                log("bench: reactord ignored SIGTERM for 5 s; killing it")
+                self.proc.kill()
+                self.proc.wait()
+        if exc_type is not None and self.tmp:
+            with open(self.logfile, errors="replace") as f:
+                tail = f.readlines()[-20:]
+            if tail:
+                log("bench: reactord's log ends with:\n" + "".join(tail).rstrip())
+        if self.tmp:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+            self.tmp = None
+        return False
+
+
+class Row:
+    """One line of the result table: medians over the rounds, and the ratio.
+
+    The ratio is the median of the rounds' own ratios (each round measures
+    reactord right after its baseline), which follows a machine whose load
+    changes during the run better than a ratio of two medians would.
+    `target` is a ratio (at most, or at least when higher is better); `floor`
+    an absolute minimum for reactord; `zero` asks reactord for exactly 0.
+    """
+
+    def __init__(self, name, unit, reactord, baseline, target=None, higher=False, floor=None,
+                 zero=False):
+        self.name = name
+        self.unit = unit
+        self.reactord_rounds = reactord or []
+        self.baseline_rounds = baseline or []
+        self.target = target
+        self.higher = higher
+        self.floor = floor
+        self.zero = zero
+
+    @property
+    def reactord(self):
+        return median(self.reactord_rounds)
+
+    @property
+    def baseline(self):
+        return median(self.baseline_rounds)
+
+    @property
+    def ratio(self):
+        pairs = [(a, b) for a, b in zip(self.reactord_rounds, self.baseline_rounds) if b]
+        if not pairs:
+            return None
+        return median([a / b for a, b in pairs])
+
+    def target_text(self):
+        parts = []
+        if self.zero:
+            parts.append("reactord = 0")
+        if self.target is not None:
+            parts.append(("ratio >= %g" if self.higher else "ratio <= %g") % self.target)
+        if self.floor is not None:
+            parts.append(">= %s" % fmt(self.floor))
+        return ", ".join(parts)
+
+    def met(self):
+        checks = []
+        if self.zero:
+            checks.append(None if self.reactord is None else self.reactord == 0)
+        if self.target is not None:
+            r = self.ratio
+            checks.append(None if r is None else
+                          (r >= self.target if self.higher else r <= self.target))
+        if self.floor is not None:
+            checks.append(None if self.reactord is None else self.reactord >= self.floor)
+        if not checks or None in checks:
+            return "-"
+        return "yes" if all(checks) else "NO"
+
+
+def fmt(x):
+    if x is None:
+        return "-"
+    if abs(x) >= 1e6:
+        return "%.2f M" % (x / 1e6)
+    if abs(x) >= 1e4:
+        return "%.0f k" % (x / 1e3)
+    if x == int(x) or abs(x) >= 100:
+        return "%.0f" % x
+    return "%.1f" % x
+
+
+def print_table(rows):
+    head = ("benchmark", "unit", "reactord", "baseline", "ratio", "target", "met")
+    body = [(r.name, r.unit, fmt(r.reactord), fmt(r.baseline),
+             "-" if r.ratio is None else "%.2fx" % r.ratio, r.target_text(), r.met())
+            for r in rows]
+    widths = [max(len(row[i]) for row in [head] + body) for i in range(len(head))]
+
+    def line(row):
+        return "  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip()
+
+    print(line(head))
+    print(line(["-" * w for w in widths]))
+    for row in body:
+        print(line(row))
+    sys.stdout.flush()
+
+
+# ---- (1) ping round trip ------------------------------------------------------------------------
+
+
+def bench_ping(build, rounds, quick):
+    """reactor.ping through rd_client_call vs a raw DEALER->ROUTER echo of the same size."""
+    count = 2000 if quick else 5000
+    echo = build.program("bench-echo")
+    ping = build.program("bench-ping", required=False)
+    exe = build.reactord()
+    size = int(run_program([ping, "--print-size", "--count", str(count)])["request_size"]) \
+        if ping else 19
+    raw, rd = [], []
+
+    log("ping: %d round trips of %d B per measurement, %d rounds of raw, reactord, reactord, raw"
+        % (count, size, rounds))
+    with Daemon(exe) if (ping and exe) else _Nothing() as d:
+        if not d:
+            log("  (reactord or bench-ping is not built: baseline only)")
+
+        def raw_rt():
+            return run_program([echo, "--size", str(size), "--count", str(count)])["usec_per_rt"]
+
+        def reactord_rt():
+            return run_program([ping, "--endpoint", d.endpoint, "--count", str(count)])["usec_per_rt"]
+
+        for _ in range(rounds):
+            # A-B-B-A: a load that drifts during the round weighs on both sides alike.
+            if d:
+                a1, b1, b2, a2 = raw_rt(), reactord_rt(), reactord_rt(), raw_rt()
+                raw.append((a1 + a2) / 2)
+                rd.append((b1 + b2) / 2)
+                log("  raw echo %6.1f us   reactor.ping %6.1f us   %.2fx" %
+                    (raw[-1], rd[-1], rd[-1] / raw[-1]))
+            else:
+                raw.append(raw_rt())
+                log("  raw echo %6.1f us" % raw[-1])
+    return [Row("ping round trip, %d B request" % size, "us", rd, raw, target=1.15)]
+
+
+# ---- (2) timer.fired events/s -------------------------------------------------------------------
+
+
+def bench_timers(build, rounds, quick):
+    """Events delivered by 1000 periodic timers vs a raw push of one event per message."""
+    seconds = 1.0 if quick else 2.0
+    ntimers = 1000
+    push = build.program("bench-push")
+    timers = build.program("bench-timers", required=False)
+    exe = build.reactord()
+    handle = ntimers  # a handle as large as the timers' (the size of the message depends on it)
+    rows = []
+
+    log("timers: %d periodic timers, %.0f s per measurement, %d rounds" %
+        (ntimers, seconds, rounds))
+    if not (timers and exe):
+        log("  (reactord or bench-timers is not built: baseline only)")
+        raw = []
+        for _ in range(rounds):
+            r = run_program([push, "--seconds", str(seconds)])
+            raw.append(r["msgs_per_sec"])
+            log("  raw push %9.0f msg/s (%d B)" % (r["msgs_per_sec"], r["size"]))
+        return [Row("timer.fired delivery", "events/s", None, raw, target=1.0, higher=True)]
+
+    # 1 ms offers 1 M ticks/s; 0.1 ms offers 10 M/s, more than reactord can send:
+    # the saturated case shows the most it sustains (missed periods coalesce into ticks).
+    with Daemon(exe) as d:
+        for every in (0.001, 0.0001):
+            raw, ev, ticks = [], [], []
+            for i in range(rounds):
+                # Alternate which side goes first, so a drifting load favours neither.
+                first_raw = i % 2 == 1
+                if first_raw:
+                    p = run_program([push, "--handle", str(handle), "--seconds", str(seconds)])
+                r = run_program([timers, "--endpoint", d.endpoint, "--timers", str(ntimers),
+                                 "--every", repr(every), "--seconds", str(seconds)])
+                # The baseline pushes the same message: a timer.fired of a handle alike.
+                handle = int(r["median_handle"])
+                if not first_raw:
+                    p = run_program([push, "--handle", str(handle), "--seconds", str(seconds)])
+                ev.append(r["events_per_sec"])
+                ticks.append(r["ticks_per_sec"])
+                raw.append(p["msgs_per_sec"])
+                log("  every %g ms: raw push %9.0f msg/s (%d B)   timer.fired %9.0f events/s "
+                    "(%d B), %9.0f ticks/s   %.2fx" %
+                    (every * 1000, p["msgs_per_sec"], p["size"], r["events_per_sec"],
+                     r["event_size"], r["ticks_per_sec"], ev[-1] / raw[-1]))
+            saturated = every < 0.001
+            label = "saturated" if saturated else "offered 1 M ticks/s"
+            rows.append(Row("timer.fired, every %g ms (%s): events" % (every * 1000, label),
+                            "events/s", ev, raw, target=1.0 if saturated else None, higher=True,
+                            floor=1e6 if saturated else None))
+            rows.append(Row("timer.fired, every %g ms: ticks" % (every * 1000), "ticks/s",
+                            ticks, None))
+    return rows
+
+
+# ---- (3) idle CPU and wake-ups ------------------------------------------------------------------
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_ms(pid):
+    """utime + stime of the whole process (all its threads), in milliseconds."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    # fields[0] is field 3 (state): utime (14) and stime (15) are fields[11] and [12].
+    return (int(fields[11]) + int(fields[12])) * 1000.0 / CLK_TCK
+
+
+def threads(pid):
+    return os.listdir("/proc/%d/task" % pid)
+
+
+def wakeups(pid):
+    """Voluntary + involuntary context switches, summed over the process's threads."""
+    total = 0
+    for tid in threads(pid):
+        try:
+            with open("/proc/%d/task/%s/status" % (pid, tid)) as f:
+                for line in f:
+                    if line.startswith(("voluntary_ctxt_switches", "nonvoluntary_ctxt_switches")):
+                        total += int(line.split()[1])
+        except FileNotFoundError:
+            pass  # the thread ended meanwhile
+    return total
+
+
+def sample(pid):
+    return cpu_ms(pid), wakeups(pid), len(threads(pid))
+
+
+def bench_idle(build, rounds, quick):
+    """reactord with no clients vs Twisted's idle reactor, side by side over 10 s."""
+    window = 10.0
+    settle = 2.0  # both finish starting first (Python's imports take a while)
+    exe = build.reactord()
+    twisted = [SYSTEM_PYTHON, "-c", "from twisted.internet import reactor; reactor.run()"]
+    rd_cpu, rd_wk, tw_cpu, tw_wk = [], [], [], []
+    rounds = 1 if quick else rounds
+
+    log("idle: %.0f s per measurement, %d round(s), reactord and Twisted side by side" %
+        (window, rounds))
+    if not exe:
+        log("  (reactord is not built: baseline only)")
+    for _ in range(rounds):
+        tw = subprocess.Popen(twisted, stdin=subprocess.DEVNULL)
+        try:
+            with Daemon(exe) if exe else _Nothing() as d:
+                time.sleep(settle)
+                if tw.poll() is not None:
+                    raise RuntimeError("Twisted's reactor exited (is python3-twisted installed?)")
+                pids = [tw.pid] + ([d.pid] if d else [])
+                before = [sample(p) for p in pids]
+                time.sleep(window)
+                after = [sample(p) for p in pids]
+        finally:
+            tw.terminate()
+            tw.wait()
+        tw_cpu.append(after[0][0] - before[0][0])
+        tw_wk.append(after[0][1] - before[0][1])
+        msg = "  Twisted %5.0f ms CPU, %3d wake-ups (%d threads)" % (
+            tw_cpu[-1], tw_wk[-1], after[0][2])
+        if d:
+            rd_cpu.append(after[1][0] - before[1][0])
+            rd_wk.append(after[1][1] - before[1][1])
+            msg += "   reactord %5.0f ms CPU, %3d wake-ups (%d threads)" % (
+                rd_cpu[-1], rd_wk[-1], after[1][2])
+        log(msg)
+    return [
+        Row("idle, %.0f s: wake-ups" % window, "wake-ups", rd_wk, tw_wk, zero=True),
+        Row("idle, %.0f s: CPU time (utime+stime)" % window, "ms", rd_cpu, tw_cpu),
+    ]
+
+
+class _Nothing:
+    """Stands in for a Daemon when there is no reactord to run."""
+
+    def __enter__(self):
+        return None
+
+    def __exit__(self, *exc):
+        return False
+
+
+BENCHMARKS = {"ping": bench_ping, "timers": bench_timers, "idle": bench_idle}
+
+
+def main():
+    ap = argparse.ArgumentParser(prog="bench/run.sh", description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="shorter measurements, one idle round")
+    ap.add_argument("--rounds", type=int, default=5, help="rounds per benchmark (default 5)")
+    ap.add_argument("--build", default=os.environ.get("BUILDDIR", os.path.join(SRC, "build")),
+                    help="meson build directory (default: $BUILDDIR, else build/)")
+    ap.add_argument("names", nargs="*", metavar="BENCHMARK",
+                    help="ping, timers, idle (default: all)")
+    args = ap.parse_args()
+    for name in args.names:
+        if name not in BENCHMARKS:
+            ap.error("unknown benchmark %s (ping, timers, idle)" % name)
+    build = Build(args.build)
+
+    # SIGTERM unwinds like an exception, so every daemon and directory is cleaned up.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    rows = []
+    started = time.monotonic()
+    for name in args.names or list(BENCHMARKS):
+        rows += BENCHMARKS[name](build, args.rounds, args.quick)
+    log("done in %.0f s: medians of each benchmark's rounds; ratio = median of the rounds' "
+        "ratios" % (time.monotonic() - started))
+    print_table(rows)
+
+
+if __name__ == "__main__":
+    main()
