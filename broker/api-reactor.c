@@ -80,6 +80,6 @@ int rd_api_handle_close(rd_call *c)
                              _RD_HANDLE_KIND_MAX, &h);
         if (k < 0)
                 return rd_api_handle_error(c, k, c->args[0].u, "handle");
-        rd_handle_close(h);
+        rd_handle_close_gracefully(h);
         return 0;
 }

@@ -22,5 +22,23 @@ int rd_api_timer_start(rd_call *c);
 int rd_api_timer_reset(rd_call *c);
 int rd_api_timer_cancel(rd_call *c);
 
+/* api-socket.c */
+int rd_api_tcp_listen(rd_call *c);
+int rd_api_unix_listen(rd_call *c);
+int rd_api_listener_join(rd_call *c);
+int rd_api_tcp_connect(rd_call *c);
+int rd_api_unix_connect(rd_call *c);
+int rd_api_stream_write(rd_call *c);
+int rd_api_stream_shutdown(rd_call *c);
+int rd_api_stream_close(rd_call *c);
+int rd_api_stream_abort(rd_call *c);
+int rd_api_stream_pause(rd_call *c);
+int rd_api_stream_resume(rd_call *c);
+int rd_api_stream_set(rd_call *c);
+int rd_api_udp_bind(rd_call *c);
+int rd_api_udp_send(rd_call *c);
+int rd_api_udp_join(rd_call *c);
+int rd_api_udp_leave(rd_call *c);
+
 /* A reactor error on `handle` as a reply with a clear message; returns `err`. */
 int rd_api_handle_error(rd_call *c, int err, uint64_t handle, const char *kind);

@@ -342,6 +342,12 @@ static int emit(rd_owner *owner, const rd_event *ev, void *userdata)
         return rd_session_queue_event(s, ev);
 }
 
+static bool has_credit(rd_owner *owner, void *userdata)
+{
+        rd_session *s = rd_owner_get_userdata(owner);
+        return !s->end_reason && rd_session_has_credit(s);
+}
+
 /* ---- life ---- */
 
 static int setsockopt_int(void *socket, int option, int value)
@@ -375,7 +381,7 @@ int rd_broker_new(sd_event *event, const char *endpoint, const rd_broker_limits 
         k = rd_decoder_new(&b->decoder);
         if (k < 0)
                 goto fail;
-        k = rd_reactor_new(event, emit, b, &b->reactor);
+        k = rd_reactor_new(event, &(rd_reactor_sink){ emit, has_credit, b }, &b->reactor);
         if (k < 0)
                 goto fail;
 

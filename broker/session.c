@@ -169,7 +169,7 @@ int rd_session_queue_event(rd_session *s, const rd_event *ev)
 {
         size_t before = s->events.size;
 
-        if (!rd_session_has_credit(s))
+        if (!rd_session_has_credit(s) && rd_event_needs_credit(ev->type))
                 return -EAGAIN;
         rd_event_write(&s->events, ev);
         s->inflight += s->events.size - before;

@@ -28,6 +28,18 @@ static const struct {
         { ECANCELED, "ECANCELED", "operation cancelled" },
         { ETIMEDOUT, "ETIMEDOUT", "timed out" },
         { ESHUTDOWN, "ESHUTDOWN", "reactord is shutting down" },
+        { EADDRINUSE, "EADDRINUSE", "address already in use" },
+        { EADDRNOTAVAIL, "EADDRNOTAVAIL", "address not available" },
+        { EAFNOSUPPORT, "EAFNOSUPPORT", "address family not supported" },
+        { ENAMETOOLONG, "ENAMETOOLONG", "name too long" },
+        { ECONNREFUSED, "ECONNREFUSED", "connection refused" },
+        { ECONNRESET, "ECONNRESET", "connection reset by peer" },
+        { ECONNABORTED, "ECONNABORTED", "connection aborted" },
+        { EPIPE, "EPIPE", "the stream is shut for writing" },
+        { EHOSTUNREACH, "EHOSTUNREACH", "host unreachable" },
+        { ENETUNREACH, "ENETUNREACH", "network unreachable" },
+        { EMSGSIZE, "EMSGSIZE", "message too long" },
+        { ENODEV, "ENODEV", "no such interface" },
         { EIO, "EIO", "input/output error" },
 };
 

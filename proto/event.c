@@ -1,8 +1,16 @@
 /* SPDX-License-Identifier: MIT */
+#include "error.h"
 #include "event.h"
 
 static const char *const names[_RD_EVENT_TYPE_MAX] = {
         [RD_EVENT_TIMER_FIRED] = "timer.fired",
+        [RD_EVENT_LISTENER_ACCEPTED] = "listener.accepted",
+        [RD_EVENT_STREAM_CONNECTED] = "stream.connected",
+        [RD_EVENT_STREAM_DATA] = "stream.data",
+        [RD_EVENT_STREAM_EOF] = "stream.eof",
+        [RD_EVENT_STREAM_DRAINED] = "stream.drained",
+        [RD_EVENT_STREAM_CLOSED] = "stream.closed",
+        [RD_EVENT_UDP_DATAGRAM] = "udp.datagram",
 };
 
 const char *rd_event_name(rd_event_type type)
@@ -10,13 +18,65 @@ const char *rd_event_name(rd_event_type type)
         return (unsigned)type < _RD_EVENT_TYPE_MAX ? names[type] : "?";
 }
 
+bool rd_event_needs_credit(rd_event_type type)
+{
+        return type == RD_EVENT_TIMER_FIRED || type == RD_EVENT_LISTENER_ACCEPTED ||
+               type == RD_EVENT_STREAM_DATA || type == RD_EVENT_UDP_DATAGRAM;
+}
+
 void rd_event_write(rd_writer *w, const rd_event *ev)
 {
+        const char *name = rd_event_name(ev->type);
+
         switch (ev->type) {
         case RD_EVENT_TIMER_FIRED:
-                rd_write_notification(w, names[ev->type], 2);
+                rd_write_notification(w, name, 2);
                 rd_write_kv_uint(w, "handle", ev->handle);
                 rd_write_kv_uint(w, "ticks", ev->timer_fired.ticks);
+                return;
+        case RD_EVENT_LISTENER_ACCEPTED:
+                rd_write_notification(w, name, 5);
+                rd_write_kv_uint(w, "handle", ev->handle);
+                rd_write_kv_uint(w, "listener", ev->handle);
+                rd_write_kv_uint(w, "stream", ev->accepted.stream);
+                rd_write_str(w, "peer");
+                rd_write_address(w, ev->accepted.peer);
+                rd_write_str(w, "local");
+                rd_write_address(w, ev->accepted.local);
+                return;
+        case RD_EVENT_STREAM_CONNECTED:
+                rd_write_notification(w, name, 3);
+                rd_write_kv_uint(w, "handle", ev->handle);
+                rd_write_str(w, "peer");
+                rd_write_address(w, ev->connected.peer);
+                rd_write_str(w, "local");
+                rd_write_address(w, ev->connected.local);
+                return;
+        case RD_EVENT_STREAM_DATA:
+                rd_write_notification(w, name, 2);
+                rd_write_kv_uint(w, "handle", ev->handle);
+                rd_write_str(w, "data");
+                rd_write_bin(w, ev->data.data, ev->data.size);
+                return;
+        case RD_EVENT_STREAM_EOF:
+        case RD_EVENT_STREAM_DRAINED:
+                rd_write_notification(w, name, 1);
+                rd_write_kv_uint(w, "handle", ev->handle);
+                return;
+        case RD_EVENT_STREAM_CLOSED:
+                rd_write_notification(w, name, 2 + (ev->closed.error != 0));
+                rd_write_kv_uint(w, "handle", ev->handle);
+                rd_write_kv_str(w, "reason", ev->closed.reason);
+                if (ev->closed.error)
+                        rd_write_kv_str(w, "code", rd_error_name(ev->closed.error));
+                return;
+        case RD_EVENT_UDP_DATAGRAM:
+                /* The sender's {host, port} sit beside the data. */
+                rd_write_notification(w, name, 2 + rd_address_n_fields(ev->data.from));
+                rd_write_kv_uint(w, "handle", ev->handle);
+                rd_write_str(w, "data");
+                rd_write_bin(w, ev->data.data, ev->data.size);
+                rd_write_address_fields(w, ev->data.from);
                 return;
         case _RD_EVENT_TYPE_MAX:
                 break;

@@ -4,15 +4,26 @@
 /*
  * Events a resource reports to its owner, as plain C structs. reactor/ fills
  * them in and knows nothing of the wire; rd_event_write() turns one into a
- * msgpack-rpc notification `[2, name, [{handle, ...}]]`.
+ * msgpack-rpc notification `[2, name, [{handle, ...}]]`. Pointers in an event
+ * are borrowed for the duration of the emit call.
  */
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
+#include "address.h"
 #include "writer.h"
 
 typedef enum rd_event_type {
-        RD_EVENT_TIMER_FIRED, /* timer.fired {handle, ticks} */
+        RD_EVENT_TIMER_FIRED,       /* timer.fired {handle, ticks} */
+        RD_EVENT_LISTENER_ACCEPTED, /* listener.accepted {handle, listener, stream, peer, local} */
+        RD_EVENT_STREAM_CONNECTED,  /* stream.connected {handle, peer, local} */
+        RD_EVENT_STREAM_DATA,       /* stream.data {handle, data} */
+        RD_EVENT_STREAM_EOF,        /* stream.eof {handle} */
+        RD_EVENT_STREAM_DRAINED,    /* stream.drained {handle} */
+        RD_EVENT_STREAM_CLOSED,     /* stream.closed {handle, reason, code?} */
+        RD_EVENT_UDP_DATAGRAM,      /* udp.datagram {handle, data, host, port} */
         _RD_EVENT_TYPE_MAX,
 } rd_event_type;
 
@@ -23,10 +34,34 @@ typedef struct rd_event {
                 struct {
                         uint64_t ticks; /* periods elapsed since the last delivery (>= 1) */
                 } timer_fired;
+                struct {
+                        uint64_t stream;         /* the new stream's handle */
+                        const rd_address *peer;  /* who connected */
+                        const rd_address *local; /* where */
+                } accepted;
+                struct {
+                        const rd_address *peer;  /* the remote end */
+                        const rd_address *local; /* our end */
+                } connected;
+                struct {
+                        const void *data;       /* bytes read */
+                        size_t size;            /* how many */
+                        const rd_address *from; /* udp.datagram: the sender */
+                } data;
+                struct {
+                        const char *reason; /* "closed", "aborted", "done", "error" */
+                        int error;          /* a -errno when reason is "error", else 0 */
+                } closed;
         };
 } rd_event;
 
 /* The event's wire name ("timer.fired"). */
 const char *rd_event_name(rd_event_type type);
+/*
+ * Does the event spend credit in the sense that its producer must hold back
+ * when the owner has none? Data and ticks do; rare, bounded control events
+ * (connected, eof, drained, closed) are always delivered and only counted.
+ */
+bool rd_event_needs_credit(rd_event_type type);
 /* Append the event as one notification. */
 void rd_event_write(rd_writer *w, const rd_event *ev);

@@ -74,8 +74,22 @@ int rd__handle_emit(rd_handle *h, const rd_event *ev)
         rd_reactor *r = h->reactor;
         int k;
 
-        k = r->emit(h->owner, ev, r->emit_userdata);
-        if (k == -EAGAIN && !rd_list_linked(&h->stall_link))
-                rd_list_append(&h->owner->stalled, &h->stall_link);
+        k = r->sink.emit(h->owner, ev, r->sink.userdata);
+        if (k == -EAGAIN)
+                rd__handle_stall(h);
         return k;
+}
+
+void rd__handle_stall(rd_handle *h)
+{
+        if (!rd_list_linked(&h->stall_link))
+                rd_list_append(&h->owner->stalled, &h->stall_link);
+}
+
+void rd_handle_close_gracefully(rd_handle *h)
+{
+        if (h->ops->close_gracefully)
+                h->ops->close_gracefully(h);
+        else
+                rd_handle_close(h);
 }

@@ -19,6 +19,8 @@ typedef struct rd_handle_ops {
         void (*resume)(rd_handle *h);
         /* Write the kind-specific fields of reactor.resources; returns how many pairs. */
         uint32_t (*describe)(rd_handle *h, rd_writer *w, bool count_only);
+        /* handle.close, when it is more than freeing (may be NULL). */
+        void (*close_gracefully)(rd_handle *h);
 } rd_handle_ops;
 
 struct rd_handle {
@@ -48,14 +50,19 @@ typedef struct rd_timer_heap {
 
 struct rd_reactor {
         sd_event *event;                   /* the loop (referenced) */
-        rd_emit_fn emit;                   /* where events go */
-        void *emit_userdata;               /* the broker */
+        rd_reactor_sink sink;              /* where events go */
         rd_hashmap handles;                /* id -> rd_handle */
         uint64_t next_id;                  /* the next handle id */
         size_t count[_RD_HANDLE_KIND_MAX]; /* live handles per kind */
         rd_timer_heap timers;              /* armed timers */
         sd_event_source *timer_source;     /* one time source for the whole heap */
+        rd_hashmap listener_names;         /* name -> shared listener socket */
+        uint8_t *read_buffer;              /* scratch for socket reads, RD_READ_MAX bytes */
+        struct resolver *resolver;         /* host name resolution, made on first use */
 };
+
+/* Bytes read from a socket per event (and the size of the reactor's read buffer). */
+#define RD_READ_MAX (64 * 1024)
 
 /*
  * Give `h` an id and link it to `owner`. Returns 0, or -EMFILE when the owner
@@ -70,6 +77,15 @@ int rd__handle_register(rd_reactor *r, rd_owner *owner, rd_handle *h, rd_handle_
  * called once credit returns.
  */
 int rd__handle_emit(rd_handle *h, const rd_event *ev);
+
+/* Does the owner have credit for data now? */
+static inline bool rd__owner_has_credit(rd_owner *o)
+{
+        return o->reactor->sink.has_credit(o, o->reactor->sink.userdata);
+}
+
+/* Wait for credit without emitting: ops->resume() runs when it returns. */
+void rd__handle_stall(rd_handle *h);
 
 /* Timers' share of the reactor's life. */
 int rd__timers_init(rd_reactor *r);

@@ -2,9 +2,13 @@
 #include <assert.h>
 
 #include "handle.h"
+#include "resolver.h"
 
 static const char *const kind_names[_RD_HANDLE_KIND_MAX] = {
         [RD_HANDLE_TIMER] = "timer",
+        [RD_HANDLE_LISTENER] = "listener",
+        [RD_HANDLE_STREAM] = "stream",
+        [RD_HANDLE_UDP] = "udp",
 };
 
 const char *rd_handle_kind_name(rd_handle_kind kind)
@@ -12,20 +16,24 @@ const char *rd_handle_kind_name(rd_handle_kind kind)
         return (unsigned)kind < _RD_HANDLE_KIND_MAX ? kind_names[kind] : "?";
 }
 
-int rd_reactor_new(sd_event *event, rd_emit_fn emit, void *userdata, rd_reactor **ret)
+int rd_reactor_new(sd_event *event, const rd_reactor_sink *sink, rd_reactor **ret)
 {
         rd_reactor *r;
         int k;
 
-        assert_return(event && emit && ret, -EINVAL);
+        assert_return(event && sink && sink->emit && sink->has_credit && ret, -EINVAL);
 
         r = calloc(1, sizeof(*r));
         if (!r)
                 return -ENOMEM;
         r->event = sd_event_ref(event);
-        r->emit = emit;
-        r->emit_userdata = userdata;
+        r->sink = *sink;
         r->next_id = 1;
+        r->read_buffer = malloc(RD_READ_MAX);
+        if (!r->read_buffer) {
+                rd_reactor_free(r);
+                return -ENOMEM;
+        }
         k = rd__timers_init(r);
         if (k < 0) {
                 rd_reactor_free(r);
@@ -42,7 +50,10 @@ rd_reactor *rd_reactor_free(rd_reactor *r)
         /* Owners close their handles; a reactor outliving none is a caller bug. */
         assert(rd_hashmap_size(&r->handles) == 0);
         rd__timers_done(r);
+        rd__resolver_done(r);
         rd_hashmap_done(&r->handles);
+        rd_hashmap_done(&r->listener_names);
+        free(r->read_buffer);
         sd_event_unref(r->event);
         free(r);
         return NULL;

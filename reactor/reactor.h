@@ -12,6 +12,7 @@
  * the owner is resumed (rd_owner_resume()).
  */
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <systemd/sd-event.h>
@@ -24,18 +25,35 @@ typedef struct rd_handle rd_handle;
 
 typedef enum rd_handle_kind {
         RD_HANDLE_TIMER,
+        RD_HANDLE_LISTENER,
+        RD_HANDLE_STREAM,
+        RD_HANDLE_UDP,
         _RD_HANDLE_KIND_MAX,
 } rd_handle_kind;
 
 /*
- * Deliver `ev` to `owner`. Returns 0 when the event was taken, -EAGAIN when
- * the owner is out of credit (the event was not taken). It must not free
- * resources or owners: it runs from inside resource callbacks.
+ * Where a reactor's events go: the broker, in reactord.
+ *
+ * emit() delivers `ev` to `owner`. It returns 0 when the event was taken, or
+ * -EAGAIN when the owner is out of credit and the event needs credit (see
+ * rd_event_needs_credit()); the resource then holds its state and emits again
+ * after rd_owner_resume(). Control events are always taken. emit() must not
+ * free resources or owners: it runs from inside resource callbacks.
+ *
+ * has_credit() tells whether `owner` may receive a credit-spending event now;
+ * resources ask before they read, so data read is always deliverable.
  */
 typedef int (*rd_emit_fn)(rd_owner *owner, const rd_event *ev, void *userdata);
+typedef bool (*rd_credit_fn)(rd_owner *owner, void *userdata);
 
-/* Make a reactor on `event` (referenced). Returns 0 or -errno. */
-int rd_reactor_new(sd_event *event, rd_emit_fn emit, void *userdata, rd_reactor **ret);
+typedef struct rd_reactor_sink {
+        rd_emit_fn emit;         /* deliver an event */
+        rd_credit_fn has_credit; /* may the owner take data now? */
+        void *userdata;          /* passed to both */
+} rd_reactor_sink;
+
+/* Make a reactor on `event` (referenced) reporting to `sink` (copied). Returns 0 or -errno. */
+int rd_reactor_new(sd_event *event, const rd_reactor_sink *sink, rd_reactor **ret);
 /* Free the reactor; every owner must have been freed before. Accepts NULL. */
 rd_reactor *rd_reactor_free(rd_reactor *r);
 
@@ -71,5 +89,10 @@ void rd_owner_write_resources(rd_owner *o, rd_writer *w);
 int rd_handle_lookup(rd_reactor *r, rd_owner *caller, uint64_t id, rd_handle_kind kind,
                      rd_handle **ret);
 uint64_t rd_handle_get_id(const rd_handle *h);
-/* Close and free a handle (handle.close). Safe from the handle's own callbacks. */
+/* Close and free a handle at once. Safe from the handle's own callbacks. */
 void rd_handle_close(rd_handle *h);
+/*
+ * What handle.close does: a graceful close where the kind has one (a stream
+ * flushes its buffer and then reports stream.closed), rd_handle_close() else.
+ */
+void rd_handle_close_gracefully(rd_handle *h);

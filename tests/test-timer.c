@@ -47,6 +47,11 @@ static int record(rd_owner *owner, const rd_event *ev, void *userdata)
         return 0;
 }
 
+static bool has_credit(rd_owner *owner, void *userdata)
+{
+        return !((recorder *)userdata)->refuse;
+}
+
 static sd_event *event;
 static recorder rec;
 
@@ -54,7 +59,9 @@ static void setup(void)
 {
         rec = (recorder){ 0 };
         ck_assert_int_ge(sd_event_new(&event), 0);
-        ck_assert_int_ge(rd_reactor_new(event, record, &rec, &rec.reactor), 0);
+        ck_assert_int_ge(rd_reactor_new(event, &(rd_reactor_sink){ record, has_credit, &rec },
+                                        &rec.reactor),
+                         0);
         ck_assert_int_ge(rd_owner_new(rec.reactor, NULL, 100000, &rec.owner), 0);
 }
 

@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/*
+ * Listeners: listening TCP and UNIX sockets (Twisted's listenTCP/listenUNIX).
+ *
+ * A listening socket may be shared: made with a name, it can be joined by
+ * other owners, each through a listener handle of its own (a member). New
+ * connections go round-robin to the members whose owner has credit; when no
+ * member has any, accepting stops and connections wait in the kernel's
+ * backlog. The socket closes with its last member.
+ */
+
+#include "proto/address.h"
+#include "reactor.h"
+
+typedef struct rd_listen {
+        rd_address addr;  /* where to bind */
+        int backlog;      /* listen() backlog */
+        bool reuse_port;  /* SO_REUSEPORT */
+        int mode;         /* UNIX path: chmod() to this, or -1 */
+        const char *name; /* share under this name, or NULL */
+        size_t name_len;  /* bytes of name */
+} rd_listen;
+
+/*
+ * Bind and listen for `owner`. Returns 0, the member handle in *id and the
+ * bound address in *bound; -EADDRINUSE, -EACCES, -EEXIST (name taken), ...
+ */
+int rd_listener_open(rd_reactor *r, rd_owner *owner, const rd_listen *args, uint64_t *id,
+                     rd_address *bound);
+
+/* Join the listener shared as `name`: a new member handle for `owner`. -ENOENT if none. */
+int rd_listener_join(rd_reactor *r, rd_owner *owner, const char *name, size_t name_len,
+                     uint64_t *id, rd_address *bound);
