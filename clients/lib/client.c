@@ -393,6 +393,20 @@ static void response_dispatch(rd_client *c, const rd_msg *msg, const void *bytes
         free(p);
 }
 
+static void handler_drop(rd_client *c, uint64_t handle);
+
+/*
+ * The handle whose handler gets an event: the one it names in `handle`, but
+ * for listener.accepted the listener's (its `stream` is the new stream).
+ */
+static uint64_t event_handle(const rd_msg *msg)
+{
+        if (_unlikely_(msg_is(msg, "listener.accepted")))
+                return rd_value_get_uint(msg->params, "listener",
+                                         rd_value_get_uint(msg->params, "handle", 0));
+        return rd_value_get_uint(msg->params, "handle", 0);
+}
+
 static void event_dispatch(rd_client *c, const rd_msg *msg)
 {
         char name[EVENT_NAME_MAX];
@@ -401,7 +415,7 @@ static void event_dispatch(rd_client *c, const rd_msg *msg)
         rd_callback_fn cb = NULL;
         void *userdata = NULL;
         handler *h = NULL;
-        bool fired;
+        bool fired, routed;
         int r;
 
         if (msg->name_len >= sizeof(name)) {
@@ -412,7 +426,7 @@ static void event_dispatch(rd_client *c, const rd_msg *msg)
         name[msg->name_len] = '\0';
         ev = (rd_client_event){
                 .name = name,
-                .handle = rd_value_get_uint(msg->params, "handle", 0),
+                .handle = event_handle(msg),
                 .payload = msg->params,
         };
 
@@ -438,6 +452,7 @@ static void event_dispatch(rd_client *c, const rd_msg *msg)
                 userdata = c->any_userdata;
         }
         /* `h` may be freed by the callback from here on. */
+        routed = h != NULL;
 
         if (cb) {
                 uint64_t saved = c->ticks;
@@ -455,6 +470,10 @@ static void event_dispatch(rd_client *c, const rd_msg *msg)
                 if (r < 0)
                         log_failure("handler", name, ev.handle, r);
         }
+
+        /* The server released the stream's handle with this event: forget its handler. */
+        if (routed && _unlikely_(msg_is(msg, "stream.closed")))
+                handler_drop(c, ev.handle);
 }
 
 /* Dispatch the rest of the frame in `f`. Returns early (leaving `f` active) on rd_client_stop(). */

@@ -2,10 +2,12 @@
 /*
  * reactorctl: reactord from a shell. Every command opens a session through the
  * public client library, makes its calls and prints JSON (PROTOCOL.md, "JSON
- * view") or a table for people.
+ * view") or a table for people; listen and connect copy bytes between
+ * stdin/stdout and one connection, as netcat does.
  *
- * Exit status: 0 success, 1 reactord answered with an error, 2 usage error,
- * 3 reactord could not be reached (or stopped answering).
+ * Exit status: 0 success, 1 reactord answered with an error (or a connection
+ * failed), 2 usage error, 3 reactord could not be reached (or stopped
+ * answering).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -26,6 +28,7 @@
 #include "proto/json.h"
 #include "proto/writer.h"
 #include "reactord/client.h"
+#include "reactord/stream.h"
 
 enum {
         EXIT_REPLY = 1,       /* an error response */
@@ -42,6 +45,7 @@ typedef struct options {
         const char *name;     /* session name shown in reactor.info */
         bool json;            /* raw JSON instead of tables */
         uint64_t count;       /* watch: stop after this many events (0: never) */
+        const char *host;     /* listen tcp: the address to bind (NULL: "::") */
 } options;
 
 static options arg = {
@@ -465,9 +469,9 @@ typedef struct watch {
         bool done;     /* --count reached, or stdout is gone */
 } watch;
 
-static int on_event(rd_client *c, const rd_client_event *ev, void *userdata)
+/* Print an event as a JSON line. Returns 0, -ENOMEM, or -EPIPE when stdout is gone. */
+static int put_event(const rd_client_event *ev)
 {
-        watch *w = userdata;
         _cleanup_free_ char *payload = NULL;
         int r;
 
@@ -479,11 +483,21 @@ static int on_event(rd_client *c, const rd_client_event *ev, void *userdata)
         fputs("{\"event\":", stdout);
         put_json_string(stdout, ev->name);
         printf(",\"payload\":%s}", payload ? payload : "{}");
-        if (!end_line()) {
+        return end_line() ? 0 : -EPIPE;
+}
+
+static int on_event(rd_client *c, const rd_client_event *ev, void *userdata)
+{
+        watch *w = userdata;
+        int r;
+
+        r = put_event(ev);
+        if (r == -EPIPE) {
                 w->done = true;
                 rd_client_stop(c);
-                return -EPIPE;
         }
+        if (r < 0)
+                return r;
         if (arg.count > 0 && ++w->seen >= arg.count) {
                 w->done = true;
                 rd_client_stop(c);
@@ -582,6 +596,338 @@ static int cmd_watch(rd_client *c, int argc, char **argv)
         }
 }
 
+/* ---- listen and connect -------------------------------------------------------------------- */
+
+/* Bytes read from stdin at a time (and so the largest stream.write). */
+#define STDIN_CHUNK (64 * 1024)
+
+/*
+ * One connection between stdin/stdout and a stream, as netcat makes: stdin
+ * goes to the stream, the stream's data to stdout. stdin's EOF shuts the
+ * stream down; once the peer has done the same the stream closes ("done")
+ * and the command exits 0.
+ */
+typedef struct netcat {
+        const char *verb;   /* "connect" or "listen", for messages */
+        uint64_t listener;  /* listen: the listener until the first connection, else 0 */
+        uint64_t stream;    /* the connection, 0 before there is one */
+        bool is_unix;       /* a UNIX socket, else TCP */
+        bool connected;     /* stream.connected (or accepted): stdin may be read */
+        bool stdin_eof;     /* stdin is at EOF (or gone) */
+        bool shut;          /* stream.shutdown was sent */
+        char *pending;      /* bytes refused with EAGAIN, written on stream.drained */
+        size_t pending_len; /* how many (0: stdin may be read) */
+        int status;         /* the exit status once finished, -1 while running */
+} netcat;
+
+/* Finish with an error: show it, drop the stream, exit 1. */
+static void netcat_fail(rd_client *c, netcat *nc, const char *what, int r, const char *msg)
+{
+        fprintf(stderr, "reactorctl: %s: %s: %s\n", what, rd_error_name(r),
+                msg && *msg ? msg : rd_error_message(r));
+        if (nc->stream && nc->status < 0)
+                (void)rd_client_stream_abort(c, nc->stream);
+        nc->status = EXIT_REPLY;
+}
+
+/* Shut the write side once stdin is done and everything read from it is written. */
+static void netcat_maybe_shutdown(rd_client *c, netcat *nc)
+{
+        int r;
+
+        if (!nc->stdin_eof || nc->pending_len > 0 || nc->shut || nc->status >= 0)
+                return;
+        r = rd_client_stream_shutdown(c, nc->stream);
+        if (r < 0 && nc->status < 0)
+                netcat_fail(c, nc, "stream.shutdown", r, rd_client_last_error(c));
+        nc->shut = true;
+}
+
+/* Write `data` to the stream; on EAGAIN keep it, and stop reading stdin until stream.drained. */
+static void netcat_write(rd_client *c, netcat *nc, const void *data, size_t n)
+{
+        int r = rd_client_stream_write(c, nc->stream, data, n);
+
+        if (r >= 0 || nc->status >= 0)
+                return; /* written, or the stream ended meanwhile and said why */
+        if (r != -EAGAIN) {
+                netcat_fail(c, nc, "stream.write", r, rd_client_last_error(c));
+                return;
+        }
+        if (data != nc->pending) {
+                nc->pending = malloc(n);
+                if (!nc->pending) {
+                        netcat_fail(c, nc, "stream.write", -ENOMEM, NULL);
+                        return;
+                }
+                memcpy(nc->pending, data, n);
+        }
+        nc->pending_len = n;
+}
+
+/* Why a stream ended, for people: the wire's sentence, except where it speaks of handles. */
+static const char *connect_error_message(const netcat *nc, int err)
+{
+        if (err == -ENOENT && !nc->connected)
+                return nc->is_unix ? "no such socket" : "host name does not resolve";
+        return rd_error_message(err);
+}
+
+static int on_netcat_stream(rd_client *c, const rd_client_event *ev, void *userdata)
+{
+        netcat *nc = userdata;
+        const void *data;
+        size_t n;
+        int r;
+
+        if (arg.json) {
+                r = put_event(ev);
+                if (r < 0 && nc->status < 0)
+                        netcat_fail(c, nc, "stdout", r, NULL);
+        }
+
+        if (strcmp(ev->name, "stream.connected") == 0) {
+                nc->connected = true;
+        } else if (strcmp(ev->name, "stream.data") == 0 && !arg.json) {
+                if (rd_client_event_data(ev, &data, &n) < 0)
+                        return -EPROTO;
+                if ((fwrite(data, 1, n, stdout) != n || fflush(stdout) != 0) && nc->status < 0)
+                        netcat_fail(c, nc, "stdout", -EPIPE, NULL);
+        } else if (strcmp(ev->name, "stream.drained") == 0 && nc->pending_len > 0) {
+                size_t len = nc->pending_len;
+                nc->pending_len = 0;
+                netcat_write(c, nc, nc->pending, len);
+                if (nc->pending_len == 0) {
+                        free(nc->pending);
+                        nc->pending = NULL;
+                }
+                netcat_maybe_shutdown(c, nc);
+        } else if (strcmp(ev->name, "stream.closed") == 0) {
+                const rd_value *reason = rd_value_get(ev->payload, "reason");
+                int err = rd_client_event_error(ev);
+
+                nc->stream = 0;
+                if (nc->status >= 0)
+                        return 0;
+                if (err < 0 || !rd_value_str_eq(reason, "done")) {
+                        /* A connect that failed is the connect's error; later ones the stream's. */
+                        const char *what = nc->connected ? "stream" : nc->verb;
+                        if (err == 0)
+                                fprintf(stderr, "reactorctl: %s: closed by reactord\n", what);
+                        else
+                                fprintf(stderr, "reactorctl: %s: %s: %s\n", what,
+                                        rd_error_name(err), connect_error_message(nc, err));
+                        nc->status = EXIT_REPLY;
+                } else {
+                        nc->status = 0;
+                }
+        }
+        return 0;
+}
+
+static int on_netcat_listener(rd_client *c, const rd_client_event *ev, void *userdata)
+{
+        netcat *nc = userdata;
+        uint64_t stream = rd_client_event_stream(ev);
+        int r;
+
+        if (stream == 0)
+                return 0;
+        if (nc->stream != 0) {
+                /* One connection only: others that were already queued are turned away. */
+                (void)rd_client_stream_abort(c, stream);
+                return 0;
+        }
+        if (arg.json) {
+                r = put_event(ev);
+                if (r < 0)
+                        netcat_fail(c, nc, "stdout", r, NULL);
+        }
+        nc->stream = stream;
+        nc->connected = true;
+        r = rd_client_on(c, stream, on_netcat_stream, nc);
+        if (r < 0) {
+                netcat_fail(c, nc, "listen", r, NULL);
+                return r;
+        }
+        /* No more connections: close the listener (from its own handler, which is safe). */
+        r = rd_client_listener_close(c, nc->listener);
+        nc->listener = 0;
+        if (r < 0 && nc->status < 0)
+                netcat_fail(c, nc, "handle.close", r, rd_client_last_error(c));
+        return 0;
+}
+
+/* Read stdin once and write what came to the stream. */
+static void netcat_read_stdin(rd_client *c, netcat *nc)
+{
+        static char buf[STDIN_CHUNK];
+        ssize_t n;
+
+        n = read(STDIN_FILENO, buf, sizeof(buf));
+        if (n < 0 && (errno == EINTR || errno == EAGAIN))
+                return;
+        if (n < 0) {
+                netcat_fail(c, nc, "stdin", -errno, NULL);
+                return;
+        }
+        if (n == 0) {
+                nc->stdin_eof = true;
+                netcat_maybe_shutdown(c, nc);
+                return;
+        }
+        netcat_write(c, nc, buf, (size_t)n);
+}
+
+/* The loop of listen and connect: poll the client's fd and stdin until the stream is done. */
+static int netcat_run(rd_client *c, netcat *nc)
+{
+        int fd, r;
+
+        fd = rd_client_fd(c);
+        if (fd < 0) {
+                fprintf(stderr, "reactorctl: %s: %s\n", nc->verb, strerror(-fd));
+                return EXIT_FAILURE;
+        }
+        for (;;) {
+                r = rd_client_process(c);
+                if (nc->status >= 0)
+                        return nc->status;
+                if (r < 0) {
+                        fprintf(stderr, "reactorctl: %s: session lost: %s\n", nc->verb,
+                                rd_error_message(r));
+                        return EXIT_UNREACHABLE;
+                }
+                bool want_stdin = nc->connected && !nc->stdin_eof && nc->pending_len == 0;
+                struct pollfd pfd[2] = {
+                        { .fd = fd, .events = POLLIN },
+                        { .fd = want_stdin ? STDIN_FILENO : -1, .events = POLLIN },
+                };
+                if (poll(pfd, 2, rd_client_timeout(c)) < 0 && errno != EINTR) {
+                        fprintf(stderr, "reactorctl: %s: poll: %m\n", nc->verb);
+                        return EXIT_FAILURE;
+                }
+                if (pfd[1].revents & (POLLIN | POLLHUP | POLLERR))
+                        netcat_read_stdin(c, nc);
+        }
+}
+
+static int parse_port(const char *s, bool zero_ok, uint16_t *ret)
+{
+        unsigned long v;
+        char *end;
+
+        errno = 0;
+        v = strtoul(s, &end, 10);
+        if (errno || end == s || *end || s[0] == '-' || v > UINT16_MAX || (v == 0 && !zero_ok))
+                return -EINVAL;
+        *ret = (uint16_t)v;
+        return 0;
+}
+
+/* Check the operands of listen and connect before connecting; 0 or EXIT_USAGE. */
+static int check_netcat_args(int argc, char **argv)
+{
+        uint16_t port;
+
+        if (strcmp(argv[0], "listen") == 0) {
+                if (strcmp(argv[1], "tcp") == 0)
+                        return parse_port(argv[2], true, &port) < 0
+                                       ? usage_error("listen: invalid port '%s'", argv[2])
+                                       : 0;
+                if (strcmp(argv[1], "unix") == 0)
+                        return argv[2][0] && strcmp(argv[2], "@") != 0
+                                       ? 0
+                                       : usage_error("listen: empty path");
+                return usage_error("listen: expected 'tcp PORT' or 'unix PATH', got '%s'", argv[1]);
+        }
+        if (arg.host)
+                return usage_error("--host is for 'listen tcp'");
+        if (strcmp(argv[1], "unix") == 0)
+                return argv[2][0] && strcmp(argv[2], "@") != 0 ? 0
+                                                               : usage_error("connect: empty path");
+        if (!argv[1][0])
+                return usage_error("connect: empty host");
+        return parse_port(argv[2], false, &port) < 0
+                       ? usage_error("connect: invalid port '%s'", argv[2])
+                       : 0;
+}
+
+/* A UNIX operand: "@name" is an abstract name, anything else a path. */
+static const char *unix_name(const char *s, bool *abstract)
+{
+        *abstract = s[0] == '@';
+        return *abstract ? s + 1 : s;
+}
+
+/* listen tcp PORT | listen unix PATH: wait for one connection, then act as netcat. */
+static int cmd_listen(rd_client *c, int argc, char **argv)
+{
+        _cleanup_free_ char *pending = NULL;
+        netcat nc = { .verb = "listen", .status = -1 };
+        bool abstract;
+        uint16_t port = 0;
+        int r;
+
+        if (strcmp(argv[1], "tcp") == 0) {
+                (void)parse_port(argv[2], true, &port);
+                r = rd_client_tcp_listen(c, arg.host, port, NULL, &nc.listener, &port);
+                if (r < 0)
+                        return call_failed(c, "tcp.listen", r);
+                const char *h = arg.host ? arg.host : "::";
+                fprintf(stderr,
+                        strchr(h, ':') ? "reactorctl: listening on [%s]:%u\n"
+                                       : "reactorctl: listening on %s:%u\n",
+                        h, (unsigned)port);
+        } else {
+                const char *name = unix_name(argv[2], &abstract);
+                r = rd_client_unix_listen(c, name, abstract, NULL, &nc.listener);
+                if (r < 0)
+                        return call_failed(c, "unix.listen", r);
+                fprintf(stderr, "reactorctl: listening on %s\n", argv[2]);
+        }
+        r = rd_client_on(c, nc.listener, on_netcat_listener, &nc);
+        if (r < 0) {
+                fprintf(stderr, "reactorctl: listen: %s\n", strerror(-r));
+                return EXIT_FAILURE;
+        }
+        r = netcat_run(c, &nc);
+        pending = nc.pending;
+        return r;
+}
+
+/* connect HOST PORT | connect unix PATH: act as netcat on one connection. */
+static int cmd_connect(rd_client *c, int argc, char **argv)
+{
+        _cleanup_free_ char *pending = NULL;
+        netcat nc = { .verb = "connect", .status = -1 };
+        bool abstract;
+        uint16_t port;
+        int r;
+
+        if (strcmp(argv[1], "unix") == 0) {
+                const char *name = unix_name(argv[2], &abstract);
+                nc.is_unix = true;
+                r = rd_client_unix_connect(c, name, abstract, &nc.stream);
+                if (r < 0)
+                        return call_failed(c, "unix.connect", r);
+        } else {
+                (void)parse_port(argv[2], false, &port);
+                r = rd_client_tcp_connect(c, argv[1], port, 0, &nc.stream);
+                if (r < 0)
+                        return call_failed(c, "tcp.connect", r);
+        }
+        /* The response precedes the stream's events: none is missed. */
+        r = rd_client_on(c, nc.stream, on_netcat_stream, &nc);
+        if (r < 0) {
+                fprintf(stderr, "reactorctl: connect: %s\n", strerror(-r));
+                return EXIT_FAILURE;
+        }
+        r = netcat_run(c, &nc);
+        pending = nc.pending;
+        return r;
+}
+
 /* ---- the command line ---------------------------------------------------------------------- */
 
 typedef struct command {
@@ -603,6 +949,10 @@ static const command commands[] = {
           "call METHOD (PARAMS: a JSON object); print the result" },
         { "watch", 0, -1, cmd_watch, "watch [METHOD [PARAMS]]...",
           "make the calls, then print events until interrupted" },
+        { "listen", 2, 2, cmd_listen, "listen tcp PORT|unix PATH",
+          "accept one connection; copy stdin to it and it to stdout" },
+        { "connect", 2, 2, cmd_connect, "connect HOST PORT|unix PATH",
+          "connect; copy stdin to the connection and it to stdout" },
 };
 
 static void help(void)
@@ -613,7 +963,7 @@ static void help(void)
                "\n"
                "Commands:\n");
         for (size_t i = 0; i < ELEMENTSOF(commands); i++)
-                printf("  %-27s %s\n", commands[i].synopsis, commands[i].help);
+                printf("  %-28s %s\n", commands[i].synopsis, commands[i].help);
         printf("\n"
                "Options:\n"
                "  -e, --endpoint URI      reactord's endpoint (default: $REACTORD_ENDPOINT, else\n"
@@ -621,8 +971,10 @@ static void help(void)
                "  -t, --timeout SECONDS   wait this long for each reply (default: %g)\n"
                "  -n, --name NAME         session name shown in reactor.info (default: "
                "reactorctl)\n"
-               "  -j, --json              info, methods, resources: print raw JSON\n"
+               "  -j, --json              info, methods, resources: print raw JSON; listen,\n"
+               "                          connect: print events as JSON lines\n"
                "  -c, --count N           watch: exit after N events\n"
+               "  -H, --host ADDRESS      listen tcp: the address to listen on (default: ::)\n"
                "  -h, --help              show this help\n"
                "  -V, --version           show the version\n"
                "\n"
@@ -632,7 +984,13 @@ static void help(void)
                "{\"event\": NAME, \"payload\": {...}} for each event, e.g.\n"
                "  reactorctl watch timer.start '{\"after\": 0.1, \"every\": 0.5}'\n"
                "\n"
-               "Exit status: 0 success, 1 error reply, 2 usage error, 3 reactord unreachable.\n",
+               "listen and connect work as netcat: stdin's EOF shuts the connection down, and\n"
+               "they exit once the peer has done the same. PATH \"@name\" is an abstract\n"
+               "socket. listen prints \"listening on ADDRESS\" on stderr; with --json both print\n"
+               "the connection's events as JSON lines instead of its bytes.\n"
+               "\n"
+               "Exit status: 0 success, 1 error reply or connection error, 2 usage error,\n"
+               "3 reactord unreachable.\n",
                DEFAULT_TIMEOUT);
 }
 
@@ -644,6 +1002,7 @@ static int parse_argv(int argc, char **argv)
                 { "name", required_argument, NULL, 'n' },
                 { "json", no_argument, NULL, 'j' },
                 { "count", required_argument, NULL, 'c' },
+                { "host", required_argument, NULL, 'H' },
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, 'V' },
                 {},
@@ -653,7 +1012,7 @@ static int parse_argv(int argc, char **argv)
 
         /* Options may come before or after the command; "--" ends them (for "-1" operands). */
         opterr = 0;
-        while ((opt = getopt_long(argc, argv, ":e:t:n:jc:hV", longopts, NULL)) >= 0) {
+        while ((opt = getopt_long(argc, argv, ":e:t:n:jc:H:hV", longopts, NULL)) >= 0) {
                 switch (opt) {
                 case 'e':
                         arg.endpoint = optarg;
@@ -678,6 +1037,11 @@ static int parse_argv(int argc, char **argv)
                         arg.count = strtoull(optarg, &end, 10);
                         if (errno || end == optarg || *end || optarg[0] == '-')
                                 return usage_error("--count: expected a number, got '%s'", optarg);
+                        break;
+                case 'H':
+                        if (!*optarg)
+                                return usage_error("--host: expected an address");
+                        arg.host = optarg;
                         break;
                 case 'h':
                         help();
@@ -733,6 +1097,13 @@ int main(int argc, char **argv)
                         if (r != 0)
                                 return r;
                 }
+
+        if (cmd->run == cmd_listen || cmd->run == cmd_connect) {
+                r = check_netcat_args(argc, argv);
+                if (r != 0)
+                        return r;
+        } else if (arg.host)
+                return usage_error("--host is for 'listen tcp'");
 
         /* A closed stdout ends watch through a failed write, not a signal. */
         signal(SIGPIPE, SIG_IGN);

@@ -140,7 +140,7 @@ RD_EXPORT int rd_client_call_async(rd_client *c, const char *method, const rd_kv
 
 typedef struct rd_client_event {
         const char *name;        /* "timer.fired"; NUL-terminated, borrowed */
-        uint64_t handle;         /* the payload's handle, or 0 */
+        uint64_t handle;         /* the payload's handle (listener.accepted: `listener`), or 0 */
         const rd_value *payload; /* the payload map, borrowed for the callback's duration */
 } rd_client_event;
 
