@@ -69,7 +69,11 @@ static rd_listener *member_at(rd_list *link)
         return rd_container_of(link, rd_listener, member_link);
 }
 
-/* The next member, round-robin, whose owner has credit; NULL when none has. */
+/*
+ * The next member, round-robin, whose owner has credit; NULL when none has.
+ * The cursor moves only when a connection is really handed over (see
+ * on_io()): a turn is not spent on an accept that finds nothing.
+ */
 static rd_listener *pick(listen_socket *ls)
 {
         rd_list *i = ls->cursor;
@@ -78,11 +82,9 @@ static rd_listener *pick(listen_socket *ls)
                 if (i == &ls->members)
                         i = i->next;
                 rd_listener *m = member_at(i);
-                i = i->next;
-                if (rd__owner_has_credit(m->handle.owner)) {
-                        ls->cursor = i;
+                if (rd__owner_has_credit(m->handle.owner))
                         return m;
-                }
+                i = i->next;
         }
         return NULL;
 }
@@ -165,6 +167,7 @@ static int on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata)
                         }
                         continue; /* ECONNABORTED and the like: that connection only */
                 }
+                ls->cursor = m->member_link.next;
                 accept_one(ls, m, cfd, &peer);
         }
         return 0;
