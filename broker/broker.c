@@ -198,7 +198,8 @@ static void report_not_msgpack(rd_broker *b, rd_session *s, const rd_rid *rid, s
                           "frame is not valid msgpack; the rest of it was dropped", NULL, NULL);
 }
 
-static void handle_frame(rd_broker *b, const rd_rid *rid, const void *data, size_t size)
+static void handle_frame(rd_broker *b, const rd_rid *rid, const char *peer, const void *data,
+                         size_t size)
 {
         rd_session *s = find_session(b, rid->p, rid->n);
         char who[96];
@@ -258,7 +259,7 @@ static void handle_frame(rd_broker *b, const rd_rid *rid, const void *data, size
                                 peer_name(s, who, sizeof(who)));
                         continue;
                 }
-                rd_dispatch(b, s, rid, &msg, &b->reply);
+                rd_dispatch(b, s, rid, peer, &msg, &b->reply);
                 /* hello may have made the session, bye may have ended it. */
                 s = find_session(b, rid->p, rid->n);
         }
@@ -295,7 +296,9 @@ static void receive(rd_broker *b)
                         break;
                 rd_rid r = { zmq_msg_data(&rid), zmq_msg_size(&rid) };
                 if (!zmq_msg_more(&body)) {
-                        handle_frame(b, &r, zmq_msg_data(&body), zmq_msg_size(&body));
+                        /* For ipc peers libzmq reports "...:uid:gid:pid" (SO_PEERCRED). */
+                        handle_frame(b, &r, zmq_msg_gets(&body, "Peer-Address"),
+                                     zmq_msg_data(&body), zmq_msg_size(&body));
                         continue;
                 }
 
@@ -315,6 +318,8 @@ static void receive(rd_broker *b)
         }
         zmq_msg_close(&body);
         zmq_msg_close(&rid);
+        if (!rd_list_empty(&b->dirty))
+                (void)on_flush(NULL, b);
         if (n == RX_BATCH)
                 (void)sd_event_source_set_enabled(b->rx_source, SD_EVENT_ONESHOT);
         pump(b);
@@ -430,6 +435,13 @@ int rd_broker_new(sd_event *event, const char *endpoint, const rd_broker_limits 
                                    on_retry, b)) < 0)
                 goto fail;
         (void)sd_event_source_set_description(b->io_source, "bus");
+        /*
+         * Events are sent when nothing else is pending, so the events of every
+         * stream and timer that was ready in one wake-up share a frame. A batch
+         * that reaches max_batch goes at once, and each input batch ends with a
+         * flush too (see receive()), so nothing waits long behind busy sources.
+         */
+        (void)sd_event_source_set_priority(b->flush_source, SD_EVENT_PRIORITY_IDLE);
         (void)sd_event_source_set_enabled(b->rx_source, SD_EVENT_OFF);
         (void)sd_event_source_set_enabled(b->flush_source, SD_EVENT_OFF);
         (void)sd_event_source_set_enabled(b->reap_source, SD_EVENT_OFF);

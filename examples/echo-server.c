@@ -3,8 +3,8 @@
  * The echo server: every byte a client sends comes back to it. reactord owns
  * the listening socket and the connections; the echoing runs here, in the
  * handlers. A peer that sends faster than it reads fills the stream's write
- * buffer: the write is refused with EAGAIN, and the stream is paused until
- * stream.drained (Twisted's producer/consumer).
+ * buffer: the echo waits here and the stream is paused until reactord's
+ * buffer has room again (Twisted's producer/consumer).
  * (Twisted: class Echo(Protocol): def dataReceived(self, data):
  *  self.transport.write(data); reactor.listenTCP(8000, EchoFactory()))
  *
@@ -19,29 +19,123 @@
 #include <reactord/client.h>
 #include <reactord/stream.h>
 
-/* Write at most this much per stream.write: a write must fit in one frame. */
-#define CHUNK (256 * 1024)
+/*
+ * Writes are pipelined: the handler does not wait for each reply. To stay
+ * clear of EAGAIN (a refused write in a pipeline would reorder the stream), a
+ * write is sent only while the bytes not yet answered, plus the buffer size
+ * reactord last reported, plus the new bytes stay within the stream's
+ * high-water mark; otherwise the bytes wait here and reading pauses.
+ */
+#define HIGH_WATER (256 * 1024) /* reactord's default high-water mark */
 
 /* One accepted connection. */
 typedef struct conn {
-        uint64_t stream; /* its handle */
-        char *pending;   /* bytes refused with EAGAIN, written once drained */
-        size_t off;      /* pending[off..len) is still to write */
-        size_t len;
-        size_t cap;
-        bool paused; /* stream.pause is in force */
-        bool eof;    /* the peer sent everything: shut down once pending is written */
+        uint64_t stream;   /* its handle */
+        char *pending;     /* bytes waiting for room in the stream's buffer */
+        size_t len, cap;   /* of pending */
+        size_t unanswered; /* bytes written whose reply has not come */
+        size_t buffered;   /* reactord's buffer, as the last reply said */
+        unsigned writes;   /* writes whose reply has not come */
+        bool paused;       /* stream.pause is in force */
+        bool eof;          /* the peer sent everything: shut down once all is written */
+        bool closed;       /* stream.closed came: free once no reply is outstanding */
 } conn;
 
-static int keep(conn *k, const void *data, size_t n)
+typedef struct write_req {
+        conn *k;  /* the connection */
+        size_t n; /* bytes written */
+} write_req;
+
+static void maybe_free(conn *k)
 {
-        if (k->off > 0) {
-                memmove(k->pending, k->pending + k->off, k->len - k->off);
-                k->len -= k->off;
-                k->off = 0;
+        if (k->closed && k->writes == 0) {
+                free(k->pending);
+                free(k);
         }
+}
+
+static bool fits(const conn *k, size_t n)
+{
+        return k->unanswered + k->buffered + n <= HIGH_WATER;
+}
+
+static void on_written(rd_client *c, int error, const rd_value *result, const char *message,
+                       void *userdata);
+
+static int write_async(rd_client *c, conn *k, const void *data, size_t n)
+{
+        write_req *w = malloc(sizeof(*w));
+        int r;
+
+        if (!w)
+                return -ENOMEM;
+        *w = (write_req){ k, n };
+        r = rd_client_stream_write_async(c, k->stream, data, n, on_written, w);
+        if (r < 0) {
+                free(w);
+                return r;
+        }
+        k->unanswered += n;
+        k->writes++;
+        return 0;
+}
+
+/* Write what waits, as far as it fits; then resume reading, or shut down after EOF. */
+static int flush(rd_client *c, conn *k)
+{
+        int r;
+
+        if (k->closed)
+                return 0;
+        if (k->len > 0) {
+                size_t room = HIGH_WATER - k->unanswered - k->buffered;
+                size_t n = k->len < room ? k->len : room;
+                if (n == 0 || k->unanswered + k->buffered > HIGH_WATER)
+                        return 0; /* a later reply makes room */
+                r = write_async(c, k, k->pending, n);
+                if (r < 0)
+                        return r;
+                memmove(k->pending, k->pending + n, k->len - n);
+                k->len -= n;
+                if (k->len > 0)
+                        return 0;
+        }
+        if (k->paused) {
+                r = rd_client_stream_resume(c, k->stream);
+                if (r < 0)
+                        return r;
+                k->paused = false;
+        }
+        if (k->eof) {
+                k->eof = false;
+                return rd_client_stream_shutdown(c, k->stream);
+        }
+        return 0;
+}
+
+static void on_written(rd_client *c, int error, const rd_value *result, const char *message,
+                       void *userdata)
+{
+        write_req *w = userdata;
+        conn *k = w->k;
+
+        k->unanswered -= w->n;
+        k->writes--;
+        free(w);
+        if (error == 0)
+                k->buffered = (size_t)rd_value_get_uint(result, "buffered", 0);
+        else if (!k->closed)
+                fprintf(stderr, "echo: write failed: %s\n", message ? message : strerror(-error));
+        if (flush(c, k) < 0)
+                fprintf(stderr, "echo: cannot write\n");
+        maybe_free(k);
+}
+
+/* Keep bytes that do not fit now, and stop reading until they are written. */
+static int keep(rd_client *c, conn *k, const void *data, size_t n)
+{
         if (k->len + n > k->cap) {
-                size_t cap = k->cap ? k->cap : CHUNK;
+                size_t cap = k->cap ? k->cap : HIGH_WATER;
                 while (cap < k->len + n)
                         cap *= 2;
                 char *p = realloc(k->pending, cap);
@@ -52,44 +146,10 @@ static int keep(conn *k, const void *data, size_t n)
         }
         memcpy(k->pending + k->len, data, n);
         k->len += n;
-        return 0;
-}
-
-/* Write what is pending. Returns 0 when all of it is written, -EAGAIN when the stream is full. */
-static int flush(rd_client *c, conn *k)
-{
-        while (k->off < k->len) {
-                size_t n = k->len - k->off < CHUNK ? k->len - k->off : CHUNK;
-                int r = rd_client_stream_write(c, k->stream, k->pending + k->off, n);
-                if (r < 0)
-                        return r;
-                k->off += n;
-        }
-        k->off = k->len = 0;
-        return 0;
-}
-
-/* Echo `data`: straight away, or behind what waits for stream.drained. */
-static int echo(rd_client *c, conn *k, const void *data, size_t n)
-{
-        int r;
-
-        if (k->len == 0) {
-                r = rd_client_stream_write(c, k->stream, data, n);
-                if (r != -EAGAIN)
-                        return r < 0 ? r : 0;
-        }
-        r = keep(k, data, n);
-        if (r < 0)
-                return r;
-        if (!k->paused) {
-                /* Stop reading until the peer has read some of its echo. */
-                r = rd_client_stream_pause(c, k->stream);
-                if (r < 0)
-                        return r;
-                k->paused = true;
-        }
-        return 0;
+        if (k->paused)
+                return 0;
+        k->paused = true;
+        return rd_client_stream_pause(c, k->stream);
 }
 
 static int on_stream(rd_client *c, const rd_client_event *ev, void *userdata)
@@ -101,30 +161,21 @@ static int on_stream(rd_client *c, const rd_client_event *ev, void *userdata)
 
         if (strcmp(ev->name, "stream.data") == 0) {
                 r = rd_client_event_data(ev, &data, &n);
-                return r < 0 ? r : echo(c, k, data, n);
-        }
-        if (strcmp(ev->name, "stream.drained") == 0) {
-                r = flush(c, k);
-                if (r == -EAGAIN)
-                        return 0; /* another stream.drained will come */
                 if (r < 0)
                         return r;
-                if (k->paused) {
-                        r = rd_client_stream_resume(c, k->stream);
-                        if (r < 0)
-                                return r;
-                        k->paused = false;
-                }
-                return k->eof ? rd_client_stream_shutdown(c, k->stream) : 0;
+                if (k->len == 0 && fits(k, n))
+                        return write_async(c, k, data, n);
+                return keep(c, k, data, n);
         }
         if (strcmp(ev->name, "stream.eof") == 0) {
+                /* Echo what is left, then half-close: the peer sees our EOF after its data. */
                 k->eof = true;
-                return k->len == 0 ? rd_client_stream_shutdown(c, k->stream) : 0;
+                return k->len == 0 ? flush(c, k) : 0;
         }
         if (strcmp(ev->name, "stream.closed") == 0) {
                 /* The handle is gone, and the library forgets this handler. */
-                free(k->pending);
-                free(k);
+                k->closed = true;
+                maybe_free(k);
         }
         return 0;
 }

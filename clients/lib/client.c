@@ -84,6 +84,8 @@ struct rd_client {
         void *context;         /* the ZeroMQ context, owned */
         void *socket;          /* the DEALER, owned */
         rd_writer out;         /* reused for every message sent */
+        rd_writer batch;       /* messages waiting to go out as one frame */
+        unsigned defer;        /* > 0 while a frame is dispatched: batch, send after */
         uint64_t next_msgid;   /* msgid of the next request */
         uint64_t session;      /* session id from the hello reply */
         uint64_t lease_usec;   /* lease applied by the server */
@@ -160,16 +162,39 @@ static void log_failure(const char *what, const char *name, uint64_t handle, int
 
 /* ---- sending ------------------------------------------------------------------------------ */
 
+/* Send every batched message as one frame. */
+static int flush_batch(rd_client *c)
+{
+        if (c->batch.size == 0)
+                return 0;
+        if (rd_writer_failed(&c->batch)) {
+                rd_writer_reset(&c->batch);
+                return -ENOMEM;
+        }
+        if (zmq_send(c->socket, c->batch.data, c->batch.size, 0) < 0) {
+                int r = zmq_errno_neg();
+                rd_writer_reset(&c->batch);
+                return r == -EAGAIN ? -ETIMEDOUT : r;
+        }
+        rd_writer_reset(&c->batch);
+        c->last_send = now_usec();
+        return 0;
+}
+
+/*
+ * Queue the message in c->out. While a frame of events is being dispatched
+ * the messages its handlers cause are batched (one frame for all of them, as
+ * reactord batches its events); otherwise, and once the batch is large, it
+ * goes out at once.
+ */
 static int send_out(rd_client *c)
 {
         if (rd_writer_failed(&c->out))
                 return -ENOMEM;
-        if (zmq_send(c->socket, c->out.data, c->out.size, 0) < 0) {
-                int r = zmq_errno_neg();
-                return r == -EAGAIN ? -ETIMEDOUT : r;
-        }
-        c->last_send = now_usec();
-        return 0;
+        rd_write_raw(&c->batch, c->out.data, c->out.size);
+        if (c->defer > 0 && c->batch.size < 64 * 1024)
+                return 0;
+        return flush_batch(c);
 }
 
 /* A notification with no params: `[2, name, []]`. */
@@ -240,6 +265,10 @@ static int write_kv(rd_writer *w, const rd_kv *kv)
         case RD_KV_BIN:
                 assert_return(kv->p || kv->len == 0, -EINVAL);
                 rd_write_bin(w, kv->p ? kv->p : "", kv->len);
+                break;
+        case RD_KV_RAW:
+                assert_return(kv->p && kv->len > 0, -EINVAL);
+                rd_write_raw(w, kv->p, kv->len);
                 break;
         default:
                 return -EINVAL;
@@ -407,6 +436,20 @@ static uint64_t event_handle(const rd_msg *msg)
         return rd_value_get_uint(msg->params, "handle", 0);
 }
 
+/*
+ * Does this event release its handle? A stream's stream.closed, and a
+ * process's last process.ended (the one with `final: true`).
+ */
+static bool releases_handle(const rd_msg *msg)
+{
+        bool final;
+
+        if (msg_is(msg, "stream.closed"))
+                return true;
+        return msg_is(msg, "process.ended") &&
+               rd_value_bool(rd_value_get(msg->params, "final"), &final) >= 0 && final;
+}
+
 static void event_dispatch(rd_client *c, const rd_msg *msg)
 {
         char name[EVENT_NAME_MAX];
@@ -471,8 +514,8 @@ static void event_dispatch(rd_client *c, const rd_msg *msg)
                         log_failure("handler", name, ev.handle, r);
         }
 
-        /* The server released the stream's handle with this event: forget its handler. */
-        if (routed && _unlikely_(msg_is(msg, "stream.closed")))
+        /* The server released the handle with this event: forget its handler. */
+        if (routed && _unlikely_(releases_handle(msg)))
                 handler_drop(c, ev.handle);
 }
 
@@ -484,9 +527,13 @@ static void frame_dispatch(rd_client *c, frame *f, bool stoppable)
         rd_msg msg;
         int r;
 
+        c->defer++;
         for (;;) {
-                if (stoppable && c->stop)
+                if (stoppable && c->stop) {
+                        c->defer--;
+                        (void)flush_batch(c);
                         return;
+                }
                 size_t start = size - rd_decoder_remaining(f->decoder);
                 r = rd_decoder_next(f->decoder, &msg);
                 if (r == 0)
@@ -513,10 +560,18 @@ static void frame_dispatch(rd_client *c, frame *f, bool stoppable)
         }
 
         if (f->events) {
+                /*
+                 * Credit goes back a quarter window at a time, riding along with
+                 * whatever the handlers sent. reactord stops only once a whole
+                 * window is unacked, so waiting for the threshold cannot stall it.
+                 */
                 c->unacked += size;
                 if (c->unacked >= c->window / 4)
                         (void)ack_flush(c);
         }
+        c->defer--;
+        if (c->defer == 0)
+                (void)flush_batch(c);
         f->active = false;
         zmq_msg_close(&f->msg);
         zmq_msg_init(&f->msg);
@@ -651,7 +706,7 @@ static int call_wait(rd_client *c, pending *p)
                         r = -ETIMEDOUT;
                         break;
                 }
-                (void)ack_flush(c);
+                (void)flush_batch(c);
                 (void)keepalive(c);
                 uint64_t due = keepalive_due(c);
                 r = wait_readable(c, due < deadline ? due : deadline);
@@ -918,6 +973,7 @@ rd_client *rd_client_free(rd_client *c)
         if (c->context)
                 zmq_ctx_term(c->context);
         rd_writer_done(&c->out);
+        rd_writer_done(&c->batch);
         free(c->last_error);
         free(c);
         return NULL;
@@ -1122,8 +1178,8 @@ int rd_client_run(rd_client *c)
                         r = -ECONNRESET;
                         break;
                 }
-                /* Idle: return all credit before sleeping. */
-                (void)ack_flush(c);
+                /* Idle: send what the callbacks queued before sleeping. */
+                (void)flush_batch(c);
                 r = wait_readable(c, keepalive_due(c));
                 if (r < 0)
                         break;
@@ -1165,7 +1221,7 @@ int rd_client_process(rd_client *c)
                         return r;
                 if (c->lost)
                         return -ECONNRESET;
-                (void)ack_flush(c);
+                (void)flush_batch(c);
                 (void)keepalive(c);
                 /* Sending may have consumed the edge of ZMQ_FD: look again. */
                 events = 0;
