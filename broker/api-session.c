@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
 
 #include "api.h"
 #include "basic/log.h"
@@ -46,6 +48,21 @@ int rd_api_session_hello(rd_call *c)
         if (k < 0)
                 return rd_call_fail(c, k, "cannot make a session");
         c->session = s;
+        if (c->peer) {
+                /* "host:uid:gid:pid": the last three fields. */
+                unsigned long uid, gid, pid;
+                const char *q = c->peer + strlen(c->peer);
+                int colons = 0;
+                while (q > c->peer && colons < 3)
+                        if (*--q == ':')
+                                colons++;
+                if (colons == 3 && sscanf(q, ":%lu:%lu:%lu", &uid, &gid, &pid) == 3) {
+                        s->has_cred = true;
+                        s->peer_uid = (uid_t)uid;
+                        s->peer_gid = (gid_t)gid;
+                        s->peer_pid = (pid_t)pid;
+                }
+        }
 
         rd_call_reply(c, 7);
         rd_write_kv_uint(c->w, "session", s->id);

@@ -40,5 +40,14 @@ int rd_api_udp_send(rd_call *c);
 int rd_api_udp_join(rd_call *c);
 int rd_api_udp_leave(rd_call *c);
 
+/* api-process.c */
+int rd_api_process_spawn(rd_call *c);
+int rd_api_process_write(rd_call *c);
+int rd_api_process_close_stdin(rd_call *c);
+int rd_api_process_signal(rd_call *c);
+int rd_api_process_stop(rd_call *c);
+int rd_api_process_take(rd_call *c);
+int rd_api_process_list(rd_call *c);
+
 /* A reactor error on `handle` as a reply with a clear message; returns `err`. */
 int rd_api_handle_error(rd_call *c, int err, uint64_t handle, const char *kind);

@@ -12,12 +12,13 @@
 #include "proto/params.h"
 #include "session.h"
 
-#define RD_MAX_PARAMS 8
+#define RD_MAX_PARAMS 32
 
 typedef struct rd_call {
         rd_broker *broker;          /* the broker */
         rd_session *session;        /* the caller; NULL only for session.hello */
         rd_rid rid;                 /* the caller's routing id */
+        const char *peer;           /* ZeroMQ's Peer-Address ("...:uid:gid:pid"), or NULL */
         rd_arg args[RD_MAX_PARAMS]; /* params, in the order the table declares them */
         rd_writer *w;               /* where the result goes */
         uint64_t msgid;             /* the request's msgid */
@@ -49,7 +50,7 @@ const rd_method *rd_dispatch_find(const char *name, size_t len);
  * A request's response is appended to `reply`; a failed notification queues a
  * session.error event instead. Returns the handler's result (for logging).
  */
-int rd_dispatch(rd_broker *b, rd_session *s, const rd_rid *rid, const rd_msg *msg,
+int rd_dispatch(rd_broker *b, rd_session *s, const rd_rid *rid, const char *peer, const rd_msg *msg,
                 rd_writer *reply);
 
 /* Write the catalogue (the result of reactor.methods): {methods: [...], events: [...]}. */

@@ -16,6 +16,10 @@
 #include "broker.h"
 #include "config.h"
 #include "endpoint.h"
+#include "reactor/process.h"
+
+/* How long children get between SIGTERM and SIGKILL when reactord shuts down. */
+#define CHILD_STOP_TIMEOUT (5 * USEC_PER_SEC)
 
 static void help(void)
 {
@@ -49,14 +53,29 @@ static void notify_status(rd_broker *b)
         sd_notifyf(0, "STATUS=Serving %zu sessions", rd_broker_n_sessions(b));
 }
 
+static void all_stopped(void *userdata)
+{
+        log_notice("every child process has ended");
+        (void)sd_event_exit(userdata, 0);
+}
+
 static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
 {
         rd_broker *b = userdata;
+        sd_event *e = sd_event_source_get_event(s);
+        int k;
 
+        if (b->shutting_down) {
+                /* A second signal: stop waiting; children left are killed on the way out. */
+                log_notice("received %s again, exiting now", strsignal((int)si->ssi_signo));
+                return sd_event_exit(e, 0);
+        }
         log_notice("received %s, shutting down", strsignal((int)si->ssi_signo));
         sd_notify(0, "STOPPING=1\nSTATUS=Shutting down");
         rd_broker_shutdown(b);
-        return sd_event_exit(sd_event_source_get_event(s), 0);
+        /* Children get SIGTERM, then SIGKILL; the loop exits once none is left. */
+        k = rd_process_stop_all(b->reactor, CHILD_STOP_TIMEOUT, all_stopped, e);
+        return k < 0 ? sd_event_exit(e, 0) : 0;
 }
 
 int main(int argc, char *argv[])
@@ -137,6 +156,7 @@ int main(int argc, char *argv[])
         sigemptyset(&mask);
         sigaddset(&mask, SIGTERM);
         sigaddset(&mask, SIGINT);
+        sigaddset(&mask, SIGCHLD); /* children are watched through pidfds and signalfd */
         sigprocmask(SIG_BLOCK, &mask, NULL);
         signal(SIGPIPE, SIG_IGN);
 

@@ -6,6 +6,8 @@
  * resources it owns (through an rd_owner) and its outgoing event batch.
  */
 
+#include <sys/types.h>
+
 #include "broker.h"
 
 typedef struct rd_frame rd_frame;
@@ -17,6 +19,10 @@ struct rd_session {
         size_t rid_len;                /* bytes of rid */
         uint64_t rid_hash;             /* rd_hash_bytes(rid) */
         char *name;                    /* from hello; may be NULL */
+        bool has_cred;                 /* the peer's credentials below are known (ipc) */
+        uid_t peer_uid;                /* the client's user */
+        gid_t peer_gid;                /* the client's group */
+        pid_t peer_pid;                /* the client's process */
         rd_owner *owner;               /* holds every resource of the session */
         uint64_t lease;                /* µs */
         uint64_t last_seen;            /* CLOCK_MONOTONIC µs of the last message */

@@ -11,6 +11,14 @@ static const char *const names[_RD_EVENT_TYPE_MAX] = {
         [RD_EVENT_STREAM_DRAINED] = "stream.drained",
         [RD_EVENT_STREAM_CLOSED] = "stream.closed",
         [RD_EVENT_UDP_DATAGRAM] = "udp.datagram",
+        [RD_EVENT_PROCESS_STARTED] = "process.started",
+        [RD_EVENT_PROCESS_READY] = "process.ready",
+        [RD_EVENT_PROCESS_OUTPUT] = "process.output",
+        [RD_EVENT_PROCESS_DRAINED] = "process.drained",
+        [RD_EVENT_PROCESS_EXITED] = "process.exited",
+        [RD_EVENT_PROCESS_ENDED] = "process.ended",
+        [RD_EVENT_PROCESS_RESTARTING] = "process.restarting",
+        [RD_EVENT_PROCESS_GAVE_UP] = "process.gave_up",
 };
 
 const char *rd_event_name(rd_event_type type)
@@ -21,7 +29,8 @@ const char *rd_event_name(rd_event_type type)
 bool rd_event_needs_credit(rd_event_type type)
 {
         return type == RD_EVENT_TIMER_FIRED || type == RD_EVENT_LISTENER_ACCEPTED ||
-               type == RD_EVENT_STREAM_DATA || type == RD_EVENT_UDP_DATAGRAM;
+               type == RD_EVENT_STREAM_DATA || type == RD_EVENT_UDP_DATAGRAM ||
+               type == RD_EVENT_PROCESS_OUTPUT;
 }
 
 void rd_event_write(rd_writer *w, const rd_event *ev)
@@ -77,6 +86,56 @@ void rd_event_write(rd_writer *w, const rd_event *ev)
                 rd_write_str(w, "data");
                 rd_write_bin(w, ev->data.data, ev->data.size);
                 rd_write_address_fields(w, ev->data.from);
+                return;
+        case RD_EVENT_PROCESS_STARTED:
+        case RD_EVENT_PROCESS_READY:
+                rd_write_notification(w, name, 3);
+                rd_write_kv_uint(w, "handle", ev->handle);
+                rd_write_kv_uint(w, "instance", ev->process.instance);
+                rd_write_kv_int(w, "pid", ev->process.pid);
+                return;
+        case RD_EVENT_PROCESS_OUTPUT:
+                rd_write_notification(w, name, 4);
+                rd_write_kv_uint(w, "handle", ev->handle);
+                rd_write_kv_uint(w, "instance", ev->process.instance);
+                rd_write_kv_int(w, "fd", ev->process.fd);
+                rd_write_str(w, "data");
+                rd_write_bin(w, ev->process.data, ev->process.size);
+                return;
+        case RD_EVENT_PROCESS_DRAINED:
+                rd_write_notification(w, name, 2);
+                rd_write_kv_uint(w, "handle", ev->handle);
+                rd_write_kv_uint(w, "instance", ev->process.instance);
+                return;
+        case RD_EVENT_PROCESS_EXITED:
+                rd_write_notification(w, name, ev->process.signaled ? 5 : 4);
+                rd_write_kv_uint(w, "handle", ev->handle);
+                rd_write_kv_uint(w, "instance", ev->process.instance);
+                rd_write_kv_int(w, "pid", ev->process.pid);
+                if (ev->process.signaled) {
+                        rd_write_kv_int(w, "signal", ev->process.status);
+                        rd_write_kv_bool(w, "core", ev->process.core);
+                } else
+                        rd_write_kv_int(w, "code", ev->process.status);
+                return;
+        case RD_EVENT_PROCESS_ENDED:
+                rd_write_notification(w, name, 3);
+                rd_write_kv_uint(w, "handle", ev->handle);
+                rd_write_kv_uint(w, "instance", ev->process.instance);
+                rd_write_kv_bool(w, "final", ev->process.final);
+                return;
+        case RD_EVENT_PROCESS_RESTARTING:
+                rd_write_notification(w, name, 4);
+                rd_write_kv_uint(w, "handle", ev->handle);
+                rd_write_kv_uint(w, "instance", ev->process.instance);
+                rd_write_kv_uint(w, "attempt", ev->process.attempt);
+                rd_write_kv_duration(w, "delay", ev->process.delay);
+                return;
+        case RD_EVENT_PROCESS_GAVE_UP:
+                rd_write_notification(w, name, 3);
+                rd_write_kv_uint(w, "handle", ev->handle);
+                rd_write_kv_uint(w, "instance", ev->process.instance);
+                rd_write_kv_uint(w, "restarts", ev->process.attempt);
                 return;
         case _RD_EVENT_TYPE_MAX:
                 break;

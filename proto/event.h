@@ -24,6 +24,14 @@ typedef enum rd_event_type {
         RD_EVENT_STREAM_DRAINED,    /* stream.drained {handle} */
         RD_EVENT_STREAM_CLOSED,     /* stream.closed {handle, reason, code?} */
         RD_EVENT_UDP_DATAGRAM,      /* udp.datagram {handle, data, host, port} */
+        RD_EVENT_PROCESS_STARTED,   /* process.started {handle, instance, pid} */
+        RD_EVENT_PROCESS_READY,     /* process.ready {handle, instance, pid} */
+        RD_EVENT_PROCESS_OUTPUT,    /* process.output {handle, instance, fd, data} */
+        RD_EVENT_PROCESS_DRAINED,   /* process.drained {handle, instance} */
+        RD_EVENT_PROCESS_EXITED,    /* process.exited {handle, instance, pid, code | signal, core} */
+        RD_EVENT_PROCESS_ENDED,     /* process.ended {handle, instance, final} */
+        RD_EVENT_PROCESS_RESTARTING, /* process.restarting {handle, instance, attempt, delay} */
+        RD_EVENT_PROCESS_GAVE_UP,   /* process.gave_up {handle, instance, restarts} */
         _RD_EVENT_TYPE_MAX,
 } rd_event_type;
 
@@ -52,6 +60,19 @@ typedef struct rd_event {
                         const char *reason; /* "closed", "aborted", "done", "error" */
                         int error;          /* a -errno when reason is "error", else 0 */
                 } closed;
+                struct {
+                        uint32_t instance;  /* which copy (0-based) */
+                        int32_t pid;        /* started, ready, exited */
+                        int fd;             /* output: 1 or 2 */
+                        const void *data;   /* output bytes */
+                        size_t size;        /* how many */
+                        bool signaled;      /* exited: killed by a signal */
+                        int status;         /* exited: exit code, or the signal number */
+                        bool core;          /* exited: dumped core */
+                        bool final;         /* ended: no restart follows; the handle is released */
+                        uint32_t attempt;   /* restarting: the how-manieth restart; gave_up: restarts */
+                        uint64_t delay;     /* restarting: µs until it */
+                } process;
         };
 } rd_event;
 

@@ -10,6 +10,7 @@ static const char *const type_names[_RD_PARAM_TYPE_MAX] = {
         [RD_PARAM_BOOL] = "bool",     [RD_PARAM_STR] = "str",
         [RD_PARAM_BIN] = "bin",       [RD_PARAM_HANDLE] = "handle",
         [RD_PARAM_MAP] = "map",       [RD_PARAM_ARRAY] = "array",
+        [RD_PARAM_ANY] = "any",
 };
 
 static const char *const expected[_RD_PARAM_TYPE_MAX] = {
@@ -23,6 +24,7 @@ static const char *const expected[_RD_PARAM_TYPE_MAX] = {
         [RD_PARAM_HANDLE] = "a handle (an integer >= 1)",
         [RD_PARAM_MAP] = "a map",
         [RD_PARAM_ARRAY] = "an array",
+        [RD_PARAM_ANY] = "a value",
 };
 
 const char *rd_param_type_name(rd_param_type t)
@@ -71,6 +73,9 @@ static int convert(const rd_value *v, rd_param_type type, rd_arg *a)
         case RD_PARAM_ARRAY:
                 if (rd_value_type_of(v) != RD_VALUE_ARRAY)
                         return -EINVAL;
+                a->v = v;
+                return 0;
+        case RD_PARAM_ANY:
                 a->v = v;
                 return 0;
         default:

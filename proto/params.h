@@ -30,6 +30,7 @@ typedef enum rd_param_type {
         RD_PARAM_HANDLE, /* a handle: integer >= 1 */
         RD_PARAM_MAP,
         RD_PARAM_ARRAY,
+        RD_PARAM_ANY,      /* any value; the handler checks it */
         _RD_PARAM_TYPE_MAX,
 } rd_param_type;
 
@@ -52,7 +53,7 @@ typedef struct rd_arg {
                         const char *p;
                         size_t n;
                 } s;               /* STR, BIN: borrowed bytes */
-                const rd_value *v; /* MAP, ARRAY */
+                const rd_value *v; /* MAP, ARRAY, ANY */
         };
 } rd_arg;
 
@@ -67,7 +68,7 @@ typedef struct rd_arg {
 int rd_params_parse(const rd_value *map, const rd_param *spec, size_t n, rd_arg *out, char *err,
                     size_t errlen);
 
-/* "uint", "int", "number", "duration", "bool", "str", "bin", "handle", "map", "array". */
+/* "uint", "int", "number", "duration", "bool", "str", "bin", "handle", "map", "array", "any". */
 const char *rd_param_type_name(rd_param_type t);
 
 /* Write `spec` as an array of {name, type, required, doc} maps. */

@@ -69,10 +69,27 @@ void rd_handle_close(rd_handle *h)
         h->ops->free(h);
 }
 
+int rd__handle_move(rd_handle *h, rd_owner *to)
+{
+        if (to->n_handles >= to->max_handles)
+                return -EMFILE;
+        rd_list_remove(&h->owner_link);
+        if (rd_list_linked(&h->stall_link))
+                rd_list_remove(&h->stall_link);
+        h->owner->n_handles--;
+        h->owner = to;
+        rd_list_append(&to->handles, &h->owner_link);
+        to->n_handles++;
+        return 0;
+}
+
 int rd__handle_emit(rd_handle *h, const rd_event *ev)
 {
         rd_reactor *r = h->reactor;
         int k;
+
+        if (h->owner == r->orphanage)
+                return 0; /* no one to tell */
 
         k = r->sink.emit(h->owner, ev, r->sink.userdata);
         if (k == -EAGAIN)

@@ -21,6 +21,13 @@ typedef struct rd_handle_ops {
         uint32_t (*describe)(rd_handle *h, rd_writer *w, bool count_only);
         /* handle.close, when it is more than freeing (may be NULL). */
         void (*close_gracefully)(rd_handle *h);
+        /*
+         * The owner is going away. Return true when the resource moved itself
+         * to the reactor's orphanage (it lives on); false to be closed (may be NULL).
+         */
+        bool (*orphan)(rd_handle *h);
+        /* The socket of a listener or stream, for passing to a child; -EBADF if none (may be NULL). */
+        int (*get_fd)(rd_handle *h);
 } rd_handle_ops;
 
 struct rd_handle {
@@ -59,6 +66,8 @@ struct rd_reactor {
         rd_hashmap listener_names;         /* name -> shared listener socket */
         uint8_t *read_buffer;              /* scratch for socket reads, RD_READ_MAX bytes */
         struct resolver *resolver;         /* host name resolution, made on first use */
+        rd_owner *orphanage;               /* owns resources that outlived their owner; events dropped */
+        struct rd_processes *processes;    /* child process machinery, made on first spawn */
 };
 
 /* Bytes read from a socket per event (and the size of the reactor's read buffer). */
@@ -78,14 +87,20 @@ int rd__handle_register(rd_reactor *r, rd_owner *owner, rd_handle *h, rd_handle_
  */
 int rd__handle_emit(rd_handle *h, const rd_event *ev);
 
-/* Does the owner have credit for data now? */
+/* Does the owner have credit for data now? The orphanage always has (it drops events). */
 static inline bool rd__owner_has_credit(rd_owner *o)
 {
-        return o->reactor->sink.has_credit(o, o->reactor->sink.userdata);
+        return o == o->reactor->orphanage || o->reactor->sink.has_credit(o, o->reactor->sink.userdata);
 }
+
+/* Give `h` to another owner (e.g. the orphanage). Returns 0 or -EMFILE at the new owner's cap. */
+int rd__handle_move(rd_handle *h, rd_owner *to);
 
 /* Wait for credit without emitting: ops->resume() runs when it returns. */
 void rd__handle_stall(rd_handle *h);
+
+/* Processes' share of the reactor's life. */
+void rd__processes_done(rd_reactor *r);
 
 /* Timers' share of the reactor's life. */
 int rd__timers_init(rd_reactor *r);

@@ -213,7 +213,13 @@ static uint32_t listener_describe(rd_handle *h, rd_writer *w, bool count_only)
         return 3;
 }
 
+static int listener_get_fd(rd_handle *h)
+{
+        return ((rd_listener *)h)->sock->fd;
+}
+
 static const rd_handle_ops listener_ops = {
+        .get_fd = listener_get_fd,
         .free = listener_free,
         .resume = listener_resume,
         .describe = listener_describe,

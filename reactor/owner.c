@@ -23,8 +23,12 @@ rd_owner *rd_owner_free(rd_owner *o)
 {
         if (!o)
                 return NULL;
-        while (!rd_list_empty(&o->handles))
-                rd_handle_close(rd_container_of(o->handles.next, rd_handle, owner_link));
+        while (!rd_list_empty(&o->handles)) {
+                rd_handle *h = rd_container_of(o->handles.next, rd_handle, owner_link);
+                /* A resource that outlives its owner moves to the orphanage; the rest close. */
+                if (o == o->reactor->orphanage || !h->ops->orphan || !h->ops->orphan(h))
+                        rd_handle_close(h);
+        }
         free(o);
         return NULL;
 }

@@ -9,6 +9,7 @@ static const char *const kind_names[_RD_HANDLE_KIND_MAX] = {
         [RD_HANDLE_LISTENER] = "listener",
         [RD_HANDLE_STREAM] = "stream",
         [RD_HANDLE_UDP] = "udp",
+        [RD_HANDLE_PROCESS] = "process",
 };
 
 const char *rd_handle_kind_name(rd_handle_kind kind)
@@ -34,7 +35,9 @@ int rd_reactor_new(sd_event *event, const rd_reactor_sink *sink, rd_reactor **re
                 rd_reactor_free(r);
                 return -ENOMEM;
         }
-        k = rd__timers_init(r);
+        k = rd_owner_new(r, NULL, SIZE_MAX, &r->orphanage);
+        if (k >= 0)
+                k = rd__timers_init(r);
         if (k < 0) {
                 rd_reactor_free(r);
                 return k;
@@ -47,8 +50,10 @@ rd_reactor *rd_reactor_free(rd_reactor *r)
 {
         if (!r)
                 return NULL;
-        /* Owners close their handles; a reactor outliving none is a caller bug. */
+        /* Orphans go with the reactor; every other owner must be gone already. */
+        r->orphanage = rd_owner_free(r->orphanage);
         assert(rd_hashmap_size(&r->handles) == 0);
+        rd__processes_done(r);
         rd__timers_done(r);
         rd__resolver_done(r);
         rd_hashmap_done(&r->handles);

@@ -28,6 +28,7 @@ typedef enum rd_handle_kind {
         RD_HANDLE_LISTENER,
         RD_HANDLE_STREAM,
         RD_HANDLE_UDP,
+        RD_HANDLE_PROCESS,
         _RD_HANDLE_KIND_MAX,
 } rd_handle_kind;
 

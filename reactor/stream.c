@@ -301,7 +301,13 @@ static void stream_close_gracefully(rd_handle *h)
                 update_io(s);
 }
 
+static int stream_get_fd(rd_handle *h)
+{
+        return ((rd_stream *)h)->fd;
+}
+
 static const rd_handle_ops stream_ops = {
+        .get_fd = stream_get_fd,
         .free = stream_free,
         .resume = stream_resume,
         .describe = stream_describe,

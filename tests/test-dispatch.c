@@ -8,11 +8,14 @@
 #include "proto/decoder.h"
 
 static const char *const expected[] = {
-        "handle.close",      "listener.join", "reactor.info",  "reactor.methods", "reactor.ping",
-        "reactor.resources", "session.ack",   "session.bye",   "session.hello",   "stream.abort",
-        "stream.close",      "stream.pause",  "stream.resume", "stream.set",      "stream.shutdown",
-        "stream.write",      "tcp.connect",   "tcp.listen",    "timer.cancel",    "timer.reset",
-        "timer.start",       "udp.bind",      "udp.join",      "udp.leave",       "udp.send",
+        "handle.close",      "listener.join",   "process.close_stdin", "process.list",
+        "process.signal",    "process.spawn",   "process.stop",        "process.take",
+        "process.write",     "reactor.info",    "reactor.methods",     "reactor.ping",
+        "reactor.resources", "session.ack",     "session.bye",         "session.hello",
+        "stream.abort",      "stream.close",    "stream.pause",        "stream.resume",
+        "stream.set",        "stream.shutdown", "stream.write",        "tcp.connect",
+        "tcp.listen",        "timer.cancel",    "timer.reset",         "timer.start",
+        "udp.bind",          "udp.join",        "udp.leave",           "udp.send",
         "unix.connect",      "unix.listen",
 };
 
@@ -78,12 +81,12 @@ START_TEST(test_catalogue_lists_the_table)
                 ck_assert_int_eq(rd_value_type_of(rd_value_get(m, "params")), RD_VALUE_ARRAY);
                 ck_assert_int_eq(rd_value_type_of(rd_value_get(m, "events")), RD_VALUE_ARRAY);
         }
-        const rd_value *start = rd_value_at(methods, 20);
+        const rd_value *start = rd_value_at(methods, 27);
         const rd_value *after = rd_value_at(rd_value_get(start, "params"), 0);
         ck_assert(rd_value_str_eq(rd_value_get(after, "name"), "after"));
         ck_assert(rd_value_str_eq(rd_value_get(after, "type"), "duration"));
         ck_assert(rd_value_str_eq(rd_value_at(rd_value_get(start, "events"), 0), "timer.fired"));
-        ck_assert_uint_eq(rd_value_len(rd_value_get(msg.result, "events")), 10);
+        ck_assert_uint_eq(rd_value_len(rd_value_get(msg.result, "events")), 18);
 
         rd_decoder_free(d);
         rd_writer_done(&w);

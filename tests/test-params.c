@@ -360,7 +360,7 @@ END_TEST
 START_TEST(test_type_names)
 {
         static const char *const names[] = { "uint", "int", "number", "duration", "bool",
-                                             "str",  "bin", "handle", "map",      "array" };
+                                             "str",  "bin", "handle", "map",      "array", "any" };
         ck_assert_uint_eq(ELEMENTSOF(names), _RD_PARAM_TYPE_MAX);
         for (rd_param_type t = 0; t < _RD_PARAM_TYPE_MAX; t++)
                 ck_assert_str_eq(rd_param_type_name(t), names[t]);
