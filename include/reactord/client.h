@@ -42,6 +42,7 @@ typedef enum rd_kv_type {
         RD_KV_DOUBLE, /* also durations: seconds */
         RD_KV_STR,    /* NUL-terminated */
         RD_KV_BIN,    /* bytes + length */
+        RD_KV_RAW,    /* one complete msgpack value, already encoded (arrays, maps) */
 } rd_kv_type;
 
 /* One named field of a request's params map. */
@@ -56,7 +57,7 @@ typedef struct rd_kv {
                 const char *s;
                 const void *p;
         };
-        size_t len; /* RD_KV_BIN only */
+        size_t len; /* RD_KV_BIN and RD_KV_RAW only */
 } rd_kv;
 
 #define RD_BOOL(k, x)   ((rd_kv){ .key = (k), .type = RD_KV_BOOL, .b = (x) })
@@ -65,6 +66,12 @@ typedef struct rd_kv {
 #define RD_DOUBLE(k, x) ((rd_kv){ .key = (k), .type = RD_KV_DOUBLE, .d = (x) })
 #define RD_STR(k, x)    ((rd_kv){ .key = (k), .type = RD_KV_STR, .s = (x) })
 #define RD_BIN(k, x, n) ((rd_kv){ .key = (k), .type = RD_KV_BIN, .p = (x), .len = (n) })
+/*
+ * A field whose value is given as msgpack bytes, copied into the request as
+ * they are: for the arrays and maps a params map may hold. The bytes must be
+ * exactly one well-formed msgpack value; the library does not check them.
+ */
+#define RD_RAW(k, x, n) ((rd_kv){ .key = (k), .type = RD_KV_RAW, .p = (x), .len = (n) })
 
 /* ---- connecting ------------------------------------------------------------------------- */
 
