@@ -40,6 +40,9 @@ static const struct {
         { ENETUNREACH, "ENETUNREACH", "network unreachable" },
         { EMSGSIZE, "EMSGSIZE", "message too long" },
         { ENODEV, "ENODEV", "no such interface" },
+        { ENOTDIR, "ENOTDIR", "a path component is not a directory" },
+        { ENOEXEC, "ENOEXEC", "not an executable format" },
+        { ESRCH, "ESRCH", "no such process" },
         { EIO, "EIO", "input/output error" },
 };
 
