@@ -2380,6 +2380,39 @@ START_TEST(test_foreign_and_closed_handles)
 }
 END_TEST
 
+/* ---- reactord shutting down ---------------------------------------------------------------- */
+
+/*
+ * SIGTERM to reactord: every child is stopped, the one that ignores TERM with
+ * KILL after the grace period (5 s), including a kept orphan, and reactord
+ * exits once none is left.
+ */
+START_TEST(test_shutdown_stops_children)
+{
+        evlog log = { 0 };
+        rd_client *c = client_logged(&log);
+        spawned plain = spawn_ok(c, "{\"argv\": [\"sleep\", \"100\"]}");
+        spawned stubborn = spawn_ok(c, "{\"argv\": [\"sh\", \"-c\", \"trap '' TERM; echo armed; "
+                                       "while :; do sleep 0.1; done\"], \"orphan\": \"keep\", "
+                                       "\"name\": \"stubborn\"}");
+        pid_t daemon = daemon_pid;
+
+        free(wait_output(c, &log, stubborn.handle, 1, "armed"));
+        ck_assert_int_eq(kill(daemon, SIGTERM), 0);
+        wait_gone((pid_t)plain.pids[0], "the sleep");
+        wait_gone((pid_t)stubborn.pids[0], "the child that ignores SIGTERM");
+        /* reactord exited: gone, or a zombie until the janitor, its parent, reaps it. */
+        for (double deadline = now() + WAIT_SEC;;) {
+                proc_info p;
+                if (proc_read(daemon, &p) < 0 || p.state == 'Z')
+                        break;
+                ck_assert_msg(now() < deadline, "reactord is still running");
+                usleep(10 * 1000);
+        }
+        evlog_done(&log);
+}
+END_TEST
+
 static Suite *processes_suite(void)
 {
         Suite *s = suite_create("processes");
@@ -2422,6 +2455,7 @@ static Suite *processes_suite(void)
         tcase_add_checked_fixture(tc, daemon_start, daemon_stop);
         tcase_add_test(tc, test_owner_killed);
         tcase_add_test(tc, test_orphan_keep);
+        tcase_add_test(tc, test_shutdown_stops_children);
         tcase_add_test(tc, test_list);
         tcase_add_test(tc, test_foreign_and_closed_handles);
         suite_add_tcase(s, tc);
