@@ -1,5 +1,4 @@
 /* SPDX-License-Identifier: MIT */
-#include <dirent.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <linux/close_range.h>
@@ -39,6 +38,7 @@ typedef struct rd_processes {
         size_t n_processes;       /* length of all */
         void *stack;              /* the stack children start on (CLONE_VFORK: one at a time) */
         unsigned notify_serial;   /* makes NOTIFY_SOCKET names unique */
+        sigset_t ignored;         /* signals reactord ignores: children get them back as default */
         bool stopping_all;        /* the daemon is shutting down */
         void (*all_stopped)(void *userdata); /* called once no process is left */
         void *all_stopped_userdata;          /* for all_stopped */
@@ -219,9 +219,10 @@ typedef struct child_args {
         bool set_uid, set_gid;
         uid_t uid;
         gid_t gid;
-        char *listen_pid; /* digits to fill with our pid, or NULL */
-        int err;          /* out: errno of the failed step, 0 if exec worked */
-        const char *step; /* out: the failed step */
+        const sigset_t *ignored; /* dispositions to reset to SIG_DFL */
+        char *listen_pid;        /* digits to fill with our pid, or NULL */
+        int err;                 /* out: errno of the failed step, 0 if exec worked */
+        const char *step;        /* out: the failed step */
 } child_args;
 
 _Noreturn static void child_fail(child_args *a, const char *step)
@@ -274,7 +275,10 @@ static int child_main(void *arg)
         if (a->set_uid && syscall(SYS_setuid, a->uid) < 0)
                 child_fail(a, "setuid");
         (void)prctl(PR_SET_PDEATHSIG, SIGTERM);
-        (void)signal(SIGPIPE, SIG_DFL); /* reactord ignores it; a child should not */
+        /* Ignored dispositions survive exec: give back what reactord ignores (SIGPIPE...). */
+        for (int sig = 1; sig < NSIG; sig++)
+                if (sigismember(a->ignored, sig) == 1)
+                        (void)signal(sig, SIG_DFL);
         sigemptyset(&none);
         (void)sigprocmask(SIG_SETMASK, &none, NULL);
 
@@ -334,6 +338,7 @@ static void untrack(instance *inst)
 
 static void release(rd_process *p);
 static void maybe_end(instance *inst);
+static void reap_strays(rd_processes *ps);
 static int spawn_instance(rd_process *p, instance *inst, char *err, size_t errlen);
 
 static int on_restart(sd_event_source *s, uint64_t usec, void *userdata)
@@ -440,6 +445,7 @@ static int on_child(sd_event_source *s, const siginfo_t *si, void *userdata)
         untrack(inst);
         inst->pid = 0;
         inst->exited = true;
+        reap_strays(p->ps); /* a stray may have waited behind this child */
         emit(inst, RD_EVENT_PROCESS_EXITED, &ev);
         maybe_end(inst);
         return 0;
@@ -661,6 +667,7 @@ static int spawn_instance(rd_process *p, instance *inst, char *err, size_t errle
         a.n_fds = p->n_fds;
         a.fd_target = p->fd_target;
         a.fd_src = p->fd_src;
+        a.ignored = &ps->ignored;
         a.high = 3;
         for (size_t i = 0; i < p->n_fds; i++)
                 if (p->fd_target[i] + 1 > a.high)
@@ -774,34 +781,26 @@ fail:
 
 /* ---- reaping what is not ours ---- */
 
+/*
+ * Reap zombies that are not ours to track: descendants reparented to us as
+ * subreaper. waitid(WNOWAIT) shows the next zombie without reaping it; one of
+ * our own tracked children is left for its pidfd source, which calls this
+ * again once it has reaped it, so a stray behind it is not left waiting.
+ */
 static void reap_strays(rd_processes *ps)
 {
-        DIR *d = opendir("/proc/self/task");
-        struct dirent *de;
+        for (;;) {
+                siginfo_t si = { 0 };
+                pid_t pid;
 
-        if (!d)
-                return;
-        while ((de = readdir(d))) {
-                char path[320], buf[32];
-                FILE *f;
-
-                if (de->d_name[0] == '.')
-                        continue;
-                snprintf(path, sizeof(path), "/proc/self/task/%s/children", de->d_name);
-                f = fopen(path, "re");
-                if (!f)
-                        continue;
-                while (fscanf(f, "%31s", buf) == 1) {
-                        pid_t pid = (pid_t)atoi(buf);
-                        siginfo_t si = { 0 };
-                        if (pid <= 0 || rd_hashmap_get(&ps->pids, (uint64_t)pid, match_pid, &pid))
-                                continue; /* ours: its child source reaps it */
-                        if (waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG) == 0 && si.si_pid > 0)
-                                log_debug("reaped orphaned descendant %d", (int)pid);
-                }
-                fclose(f);
+                if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) < 0 || si.si_pid <= 0)
+                        return;
+                pid = si.si_pid;
+                if (rd_hashmap_get(&ps->pids, (uint64_t)pid, match_pid, &pid))
+                        return;
+                if (waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG) == 0)
+                        log_debug("reaped orphaned descendant %d", (int)pid);
         }
-        closedir(d);
 }
 
 static int on_sigchld(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
@@ -821,6 +820,14 @@ static rd_processes *get_processes(rd_reactor *r)
         if (!ps)
                 return NULL;
         rd_list_init(&ps->all);
+        /* Which signals does reactord ignore? Children must not inherit that. */
+        sigemptyset(&ps->ignored);
+        for (int sig = 1; sig < NSIG; sig++) {
+                struct sigaction sa;
+                if (sig != SIGKILL && sig != SIGSTOP && sigaction(sig, NULL, &sa) == 0 &&
+                    sa.sa_handler == SIG_IGN)
+                        sigaddset(&ps->ignored, sig);
+        }
         ps->stack = malloc(CHILD_STACK_SIZE);
         if (!ps->stack) {
                 free(ps);
@@ -1258,6 +1265,16 @@ int rd_process_close_stdin(rd_reactor *r, rd_owner *caller, uint64_t id, int ins
                 return k;
         if (inst->in_fd < 0)
                 return 0;
+        if (p->pty) {
+                /* A terminal has no half-close: end-of-file is the VEOF character (^D). */
+                struct termios t;
+                char eof = tcgetattr(inst->in_fd, &t) == 0 ? (char)t.c_cc[VEOF] : '\004';
+                size_t buffered;
+                return rd_process_write(r, caller, id, instance_index, &eof, 1, &buffered) ==
+                                       -EAGAIN
+                               ? -EAGAIN
+                               : 0;
+        }
         inst->in_closing = true;
         stdin_flush(inst);
         return 0;
