@@ -3,11 +3,14 @@
  * reactorctl: reactord from a shell. Every command opens a session through the
  * public client library, makes its calls and prints JSON (PROTOCOL.md, "JSON
  * view") or a table for people; listen and connect copy bytes between
- * stdin/stdout and one connection, as netcat does.
+ * stdin/stdout and one connection, as netcat does; spawn runs a command under
+ * reactord as if it ran here.
  *
  * Exit status: 0 success, 1 reactord answered with an error (or a connection
  * failed), 2 usage error, 3 reactord could not be reached (or stopped
- * answering).
+ * answering). spawn exits with the command's own status instead, 128 + N when
+ * signal N killed it, 127 when there is no such command and 126 when it
+ * cannot be run (as env(1) does).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -19,7 +22,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/signalfd.h>
+#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -28,24 +33,34 @@
 #include "proto/json.h"
 #include "proto/writer.h"
 #include "reactord/client.h"
+#include "reactord/process.h"
 #include "reactord/stream.h"
 
 enum {
-        EXIT_REPLY = 1,       /* an error response */
-        EXIT_USAGE = 2,       /* bad command line */
-        EXIT_UNREACHABLE = 3, /* no reactord at the endpoint, or it went away */
+        EXIT_REPLY = 1,        /* an error response */
+        EXIT_USAGE = 2,        /* bad command line */
+        EXIT_UNREACHABLE = 3,  /* no reactord at the endpoint, or it went away */
+        EXIT_CANNOT_RUN = 126, /* spawn: the command is not executable (as env(1) says) */
+        EXIT_NOT_FOUND = 127,  /* spawn: no such command */
 };
 
 /* Seconds to wait for each reply when --timeout is not given. */
 #define DEFAULT_TIMEOUT 5.0
 
 typedef struct options {
-        const char *endpoint; /* NULL: $REACTORD_ENDPOINT or the default */
-        double timeout;       /* seconds per reply */
-        const char *name;     /* session name shown in reactor.info */
-        bool json;            /* raw JSON instead of tables */
-        uint64_t count;       /* watch: stop after this many events (0: never) */
-        const char *host;     /* listen tcp: the address to bind (NULL: "::") */
+        const char *endpoint;     /* NULL: $REACTORD_ENDPOINT or the default */
+        double timeout;           /* seconds per reply */
+        const char *name;         /* session name shown in reactor.info */
+        bool json;                /* raw JSON instead of tables */
+        uint64_t count;           /* watch: stop after this many events (0: never) */
+        const char *host;         /* listen tcp: the address to bind (NULL: "::") */
+        bool name_set;            /* --name was given: spawn names the process too */
+        bool pty;                 /* spawn: a pseudo-terminal */
+        rd_spawn_restart restart; /* spawn: the restart policy */
+        char **env;               /* spawn: --env KEY=VALUE operands, NULL-terminated (owned) */
+        size_t n_env;             /* how many */
+        bool env_inherit;         /* spawn: start from reactord's environment */
+        const char *cwd;          /* spawn: the working directory */
 } options;
 
 static options arg = {
@@ -928,6 +943,524 @@ static int cmd_connect(rd_client *c, int argc, char **argv)
         return r;
 }
 
+/* ---- spawn --------------------------------------------------------------------------------- */
+
+/*
+ * One command run under reactord, as if run here: stdin goes to its stdin,
+ * its fd-1 output to stdout and its fd-2 output to stderr, SIGINT and SIGTERM
+ * are passed on, and the exit status is the command's once reactord reports
+ * the process ended for good (process.ended with final).
+ */
+typedef struct spawner {
+        uint64_t handle;    /* the process */
+        bool stdin_eof;     /* stdin is at EOF (or gone) */
+        bool stdin_closed;  /* process.close_stdin was sent for the running child */
+        bool eof_sent;      /* --pty: the terminal's end-of-file character was written */
+        bool mid_line;      /* --pty: the last byte written was not a newline */
+        bool stdin_dead;    /* the child takes no more input: stdin is not read */
+        bool stdout_gone;   /* stdout is a closed pipe: the child's fd-1 output is dropped */
+        char *pending;      /* bytes refused with EAGAIN, written on process.drained */
+        size_t pending_len; /* how many (0: stdin may be read) */
+        int exit_status;    /* of the last process.exited: code, or 128 + signal; -1 before */
+        int status;         /* the exit status once finished, -1 while running */
+} spawner;
+
+/* The local terminal, while --pty has put it in raw mode. */
+static struct termios saved_termios;
+static bool termios_saved;
+
+static void terminal_restore(void)
+{
+        if (termios_saved) {
+                (void)tcsetattr(STDIN_FILENO, TCSADRAIN, &saved_termios);
+                termios_saved = false;
+        }
+}
+
+/* Raw mode: every key goes to the child's terminal, which does its own line editing and ^C. */
+static void terminal_raw(void)
+{
+        struct termios t;
+
+        if (tcgetattr(STDIN_FILENO, &saved_termios) < 0)
+                return;
+        t = saved_termios;
+        cfmakeraw(&t);
+        if (tcsetattr(STDIN_FILENO, TCSADRAIN, &t) < 0)
+                return;
+        termios_saved = true;
+        atexit(terminal_restore);
+}
+
+/* Write all of `data` to `fd`, waiting out EAGAIN (a non-blocking terminal). 0 or -errno. */
+static int write_full(int fd, const void *data, size_t n)
+{
+        const char *p = data;
+
+        while (n > 0) {
+                ssize_t k = write(fd, p, n);
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k < 0 && errno == EAGAIN) {
+                        struct pollfd pfd = { .fd = fd, .events = POLLOUT };
+                        (void)poll(&pfd, 1, -1);
+                        continue;
+                }
+                if (k < 0)
+                        return -errno;
+                p += k;
+                n -= (size_t)k;
+        }
+        return 0;
+}
+
+/* Finish with an error: show it, stop the process, exit 1. */
+static void spawner_fail(rd_client *c, spawner *sp, const char *what, int r, const char *msg)
+{
+        terminal_restore();
+        fprintf(stderr, "reactorctl: %s: %s: %s\n", what, rd_error_name(r),
+                msg && *msg ? msg : rd_error_message(r));
+        if (sp->status < 0 && sp->handle)
+                (void)rd_client_process_stop(c, sp->handle, 0, -1);
+        sp->status = EXIT_REPLY;
+}
+
+/* The child no longer takes input (it exited, or closed its stdin): stop reading ours. */
+static void spawner_stdin_dead(spawner *sp)
+{
+        sp->stdin_dead = true;
+        free(sp->pending);
+        sp->pending = NULL;
+        sp->pending_len = 0;
+}
+
+static void spawner_write(rd_client *c, spawner *sp, const void *data, size_t n);
+
+/*
+ * Close the child's stdin once ours is done and everything read from it is
+ * written. A terminal has no input side to close, so with --pty the child
+ * gets what a terminal sends for end of file instead: ^D at the start of a
+ * line (twice when a line is unfinished: once to end it).
+ */
+static void spawner_maybe_close(rd_client *c, spawner *sp)
+{
+        static const char eof[2] = { '\004', '\004' };
+        int r;
+
+        if (!sp->stdin_eof || sp->pending_len > 0 || sp->stdin_closed || sp->stdin_dead ||
+            sp->status >= 0)
+                return;
+        if (arg.pty && !sp->eof_sent) {
+                sp->eof_sent = true;
+                spawner_write(c, sp, eof, sp->mid_line ? 2 : 1);
+        }
+        if (arg.pty) {
+                /* Written (or pending until process.drained): that was the end of the input. */
+                sp->stdin_closed = sp->pending_len == 0;
+                return;
+        }
+        sp->stdin_closed = true;
+        r = rd_client_process_close_stdin(c, sp->handle, -1);
+        /* EPIPE: stdin is closed already; ENOENT: the process is gone. Neither is news. */
+        if (r < 0 && r != -EPIPE && r != -ENOENT && sp->status < 0)
+                spawner_fail(c, sp, "process.close_stdin", r, rd_client_last_error(c));
+}
+
+/* Write `data` to the child's stdin; on EAGAIN keep it, and stop reading stdin until drained. */
+static void spawner_write(rd_client *c, spawner *sp, const void *data, size_t n)
+{
+        int r = rd_client_process_write(c, sp->handle, -1, data, n);
+
+        if (r >= 0 && n > 0)
+                sp->mid_line = ((const char *)data)[n - 1] != '\n';
+        if (r >= 0 || sp->status >= 0)
+                return;
+        if (r == -EPIPE || r == -ENOENT) {
+                /* As for a pipe into a program that has stopped reading: the rest is dropped. */
+                spawner_stdin_dead(sp);
+                return;
+        }
+        if (r != -EAGAIN) {
+                spawner_fail(c, sp, "process.write", r, rd_client_last_error(c));
+                return;
+        }
+        if (data != sp->pending) {
+                sp->pending = malloc(n);
+                if (!sp->pending) {
+                        spawner_fail(c, sp, "process.write", -ENOMEM, NULL);
+                        return;
+                }
+                memcpy(sp->pending, data, n);
+        }
+        sp->pending_len = n;
+}
+
+/* The child's output, to stdout or stderr. */
+static void spawner_output(rd_client *c, spawner *sp, const rd_client_event *ev)
+{
+        const void *data;
+        size_t n;
+        int fd, r;
+
+        if (rd_client_event_output(ev, &fd, &data, &n) < 0)
+                return;
+        if (fd != STDERR_FILENO && sp->stdout_gone)
+                return;
+        r = write_full(fd == STDERR_FILENO ? STDERR_FILENO : STDOUT_FILENO, data, n);
+        if (r == -EPIPE && fd != STDERR_FILENO) {
+                /* `reactorctl spawn -- yes | head`: the child gets the SIGPIPE it would get. */
+                sp->stdout_gone = true;
+                (void)rd_client_process_signal(c, sp->handle, SIGPIPE, false, -1);
+        }
+}
+
+static int on_spawn_process(rd_client *c, const rd_client_event *ev, void *userdata)
+{
+        spawner *sp = userdata;
+        int code, signo, r;
+
+        if (arg.json) {
+                r = put_event(ev);
+                if (r == -EPIPE)
+                        sp->stdout_gone = true;
+                else if (r < 0 && sp->status < 0)
+                        spawner_fail(c, sp, "stdout", r, NULL);
+        }
+
+        if (strcmp(ev->name, "process.output") == 0) {
+                if (!arg.json)
+                        spawner_output(c, sp, ev);
+        } else if (strcmp(ev->name, "process.drained") == 0 && sp->pending_len > 0) {
+                size_t len = sp->pending_len;
+                sp->pending_len = 0;
+                spawner_write(c, sp, sp->pending, len);
+                if (sp->pending_len == 0) {
+                        free(sp->pending);
+                        sp->pending = NULL;
+                }
+                spawner_maybe_close(c, sp);
+        } else if (strcmp(ev->name, "process.started") == 0) {
+                /* A restarted child has a new stdin: it reads the same EOF the first one did. */
+                if (sp->stdin_closed) {
+                        sp->stdin_closed = sp->eof_sent = sp->mid_line = false;
+                        spawner_maybe_close(c, sp);
+                }
+        } else if (strcmp(ev->name, "process.exited") == 0) {
+                if (rd_client_event_exited(ev, &code, &signo, NULL) >= 0)
+                        sp->exit_status = signo > 0 ? 128 + signo : code;
+                spawner_stdin_dead(sp);
+        } else if (strcmp(ev->name, "process.gave_up") == 0) {
+                terminal_restore();
+                fprintf(stderr, "reactorctl: spawn: gave up after %" PRIu64 " restarts\n",
+                        rd_value_get_uint(ev->payload, "restarts", 0));
+        } else if (rd_client_event_final(ev)) {
+                /* The handle is gone with this event; the library drops this handler. */
+                sp->handle = 0;
+                if (sp->status < 0)
+                        sp->status = sp->exit_status >= 0 ? sp->exit_status : EXIT_REPLY;
+        }
+        return 0;
+}
+
+/* Read stdin once and write what came to the child. */
+static void spawner_read_stdin(rd_client *c, spawner *sp)
+{
+        static char buf[STDIN_CHUNK];
+        ssize_t n;
+
+        n = read(STDIN_FILENO, buf, sizeof(buf));
+        if (n < 0 && (errno == EINTR || errno == EAGAIN))
+                return;
+        if (n <= 0) {
+                /* EOF, or a stdin that cannot be read (closed, a directory): no more input. */
+                sp->stdin_eof = true;
+                spawner_maybe_close(c, sp);
+                return;
+        }
+        spawner_write(c, sp, buf, (size_t)n);
+}
+
+/* SIGINT or SIGTERM arrived: pass it on. A supervised process is stopped with it instead. */
+static void spawner_forward(rd_client *c, spawner *sp, int sfd)
+{
+        struct signalfd_siginfo si;
+        int r;
+
+        while (read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+                if (sp->status >= 0 || sp->handle == 0)
+                        return;
+                if (arg.restart != RD_SPAWN_RESTART_NEVER)
+                        r = rd_client_process_stop(c, sp->handle, (int)si.ssi_signo, -1);
+                else
+                        r = rd_client_process_signal(c, sp->handle, (int)si.ssi_signo, true, -1);
+                /* ESRCH, ENOENT: it has exited already, and process.ended is on its way. */
+                if (r < 0 && r != -ESRCH && r != -ENOENT)
+                        spawner_fail(c, sp, "process.signal", r, rd_client_last_error(c));
+        }
+}
+
+static int spawner_run(rd_client *c, spawner *sp, int sfd)
+{
+        int fd, r;
+
+        fd = rd_client_fd(c);
+        if (fd < 0) {
+                spawner_fail(c, sp, "spawn", fd, NULL);
+                return sp->status;
+        }
+        for (;;) {
+                r = rd_client_process(c);
+                if (sp->status >= 0)
+                        return sp->status;
+                if (r < 0) {
+                        terminal_restore();
+                        fprintf(stderr, "reactorctl: spawn: session lost: %s\n",
+                                rd_error_message(r));
+                        return EXIT_UNREACHABLE;
+                }
+                bool want_stdin = !sp->stdin_eof && !sp->stdin_dead && sp->pending_len == 0;
+                struct pollfd pfd[3] = {
+                        { .fd = fd, .events = POLLIN },
+                        { .fd = sfd, .events = POLLIN },
+                        { .fd = want_stdin ? STDIN_FILENO : -1, .events = POLLIN },
+                };
+                if (poll(pfd, 3, rd_client_timeout(c)) < 0 && errno != EINTR) {
+                        spawner_fail(c, sp, "poll", -errno, NULL);
+                        return sp->status;
+                }
+                if (pfd[1].revents & POLLIN)
+                        spawner_forward(c, sp, sfd);
+                if (pfd[2].revents & (POLLIN | POLLHUP | POLLERR))
+                        spawner_read_stdin(c, sp);
+                else if (pfd[2].revents & POLLNVAL) {
+                        sp->stdin_eof = true; /* no stdin at all */
+                        spawner_maybe_close(c, sp);
+                }
+        }
+}
+
+/* The exit status of a command reactord could not start, as env(1) and the shells have it. */
+static int spawn_failed(rd_client *c, int r)
+{
+        int status = call_failed(c, "process.spawn", r);
+
+        if (status != EXIT_REPLY)
+                return status;
+        if (r == -ENOENT)
+                return EXIT_NOT_FOUND;
+        if (r == -EACCES || r == -ENOEXEC || r == -ENOTDIR)
+                return EXIT_CANNOT_RUN;
+        return status;
+}
+
+/* spawn [--pty] [--restart ...] [--env K=V]... [--env-inherit] [--cwd DIR] -- CMD ARGS... */
+static int cmd_spawn(rd_client *c, int argc, char **argv)
+{
+        rd_spawn_options o = RD_SPAWN_OPTIONS_INIT;
+        spawner sp = { .exit_status = -1, .status = -1 };
+        struct winsize ws;
+        sigset_t mask;
+        pid_t pid;
+        int r;
+
+        o.env = (const char *const *)arg.env;
+        o.env_inherit = arg.env_inherit;
+        o.cwd = arg.cwd;
+        o.pty = arg.pty;
+        o.restart = arg.restart;
+        o.name = arg.name_set ? arg.name : NULL;
+        if (arg.pty && (ioctl(STDIN_FILENO, TIOCGWINSZ, &ws) == 0 ||
+                        ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0)) {
+                o.rows = ws.ws_row;
+                o.cols = ws.ws_col;
+        }
+
+        /* Block the signals before the child exists: none is lost in between. */
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGINT);
+        sigaddset(&mask, SIGTERM);
+        sigprocmask(SIG_BLOCK, &mask, NULL);
+        _cleanup_close_ int sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+        if (sfd < 0) {
+                fprintf(stderr, "reactorctl: spawn: signalfd: %m\n");
+                return EXIT_FAILURE;
+        }
+
+        r = rd_client_spawn(c, (const char *const *)argv + 1, &o, &sp.handle, &pid);
+        if (r < 0)
+                return spawn_failed(c, r);
+        /* The reply precedes the process's events: none is missed. */
+        r = rd_client_on(c, sp.handle, on_spawn_process, &sp);
+        if (r < 0) {
+                spawner_fail(c, &sp, "spawn", r, NULL);
+                return sp.status;
+        }
+        if (arg.pty && isatty(STDIN_FILENO))
+                terminal_raw();
+        r = spawner_run(c, &sp, sfd);
+        terminal_restore();
+        free(sp.pending);
+        return r;
+}
+
+/* ---- ps ------------------------------------------------------------------------------------ */
+
+/* Is `s` safe to show unquoted in a command line? */
+static bool shell_plain(const char *s, size_t n)
+{
+        if (n == 0)
+                return false;
+        for (size_t i = 0; i < n; i++)
+                if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+                            "_@%+=:,./-",
+                            s[i]) ||
+                    s[i] == '\0')
+                        return false;
+        return true;
+}
+
+/* argv as a shell would take it back: words with special characters in single quotes. */
+static char *command_line(const rd_value *argv)
+{
+        char *buf = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&buf, &len);
+        const char *s;
+        size_t n;
+
+        if (!f)
+                return NULL;
+        for (size_t i = 0; i < rd_value_len(argv); i++) {
+                if (i > 0)
+                        fputc(' ', f);
+                if (rd_value_str(rd_value_at(argv, i), &s, &n) < 0) {
+                        fputc('?', f);
+                        continue;
+                }
+                if (shell_plain(s, n)) {
+                        fwrite(s, 1, n, f);
+                        continue;
+                }
+                fputc('\'', f);
+                for (size_t k = 0; k < n; k++) {
+                        if (s[k] == '\'')
+                                fputs("'\\''", f);
+                        else
+                                fputc(s[k], f);
+                }
+                fputc('\'', f);
+        }
+        if (fclose(f) != 0) {
+                free(buf);
+                return NULL;
+        }
+        return buf;
+}
+
+/*
+ * One field of every instance, joined with ",": "4242,4243". When `collapse`
+ * and every instance has the same value, that value once ("running").
+ */
+static char *instances_field(const rd_value *instances, const char *key, bool collapse)
+{
+        char *buf = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&buf, &len);
+        bool same = true;
+
+        if (!f)
+                return NULL;
+        for (size_t i = 1; i < rd_value_len(instances) && collapse; i++) {
+                _cleanup_free_ char *a = cell(rd_value_get(rd_value_at(instances, 0), key));
+                _cleanup_free_ char *b = cell(rd_value_get(rd_value_at(instances, i), key));
+                if (!a || !b || strcmp(a, b) != 0)
+                        same = false;
+        }
+        for (size_t i = 0; i < rd_value_len(instances); i++) {
+                const rd_value *v = rd_value_get(rd_value_at(instances, i), key);
+                _cleanup_free_ char *s = NULL;
+                uint64_t u;
+                if (rd_value_type_of(v) <= RD_VALUE_NIL ||
+                    (strcmp(key, "pid") == 0 && rd_value_uint(v, &u) >= 0 && u == 0))
+                        s = strdup("-");
+                else
+                        s = cell(v);
+                fprintf(f, "%s%s", i ? "," : "", s ? s : "?");
+                if (collapse && same)
+                        break;
+        }
+        if (rd_value_len(instances) == 0)
+                fputc('-', f);
+        if (fclose(f) != 0) {
+                free(buf);
+                return NULL;
+        }
+        return buf;
+}
+
+enum { PS_HANDLE, PS_NAME, PS_PID, PS_STATE, PS_RESTARTS, PS_OWNER, PS_COMMAND, PS_COLUMNS };
+
+static int cmd_ps(rd_client *c, int argc, char **argv)
+{
+        static const char *const heads[PS_COLUMNS] = { "HANDLE",   "NAME",  "PID",    "STATE",
+                                                       "RESTARTS", "OWNER", "COMMAND" };
+        _cleanup_(rd_reply_freep) rd_reply *reply = NULL;
+        const rd_value *list;
+        char *(*rows)[PS_COLUMNS];
+        int w[PS_COLUMNS], r;
+        size_t n;
+
+        if (arg.json)
+                return call_and_print(c, "process.list", NULL, false);
+
+        r = rd_client_call(c, "process.list", NULL, 0, &reply);
+        if (r < 0)
+                return call_failed(c, "process.list", r);
+        list = rd_value_get(rd_reply_result(reply), "processes");
+        n = rd_value_len(list);
+        rows = calloc(n + 1, sizeof(*rows));
+        if (!rows) {
+                fprintf(stderr, "reactorctl: ps: out of memory\n");
+                return EXIT_FAILURE;
+        }
+
+        for (size_t i = 0; i < n; i++) {
+                const rd_value *p = rd_value_at(list, i);
+                const rd_value *name = rd_value_get(p, "name");
+                const rd_value *owner = rd_value_get(p, "owner");
+                const rd_value *inst = rd_value_get(p, "instances");
+                rows[i][PS_HANDLE] = cell(rd_value_get(p, "handle"));
+                rows[i][PS_NAME] = rd_value_type_of(name) > RD_VALUE_NIL ? cell(name) : strdup("-");
+                rows[i][PS_PID] = instances_field(inst, "pid", false);
+                rows[i][PS_STATE] = instances_field(inst, "state", true);
+                rows[i][PS_RESTARTS] = instances_field(inst, "restarts", true);
+                rows[i][PS_OWNER] =
+                        rd_value_type_of(owner) > RD_VALUE_NIL ? cell(owner) : strdup("-");
+                rows[i][PS_COMMAND] = command_line(rd_value_get(p, "argv"));
+        }
+
+        for (int k = 0; k < PS_COLUMNS; k++) {
+                w[k] = (int)strlen(heads[k]);
+                for (size_t i = 0; i < n; i++)
+                        if (rows[i][k] && (int)strlen(rows[i][k]) > w[k])
+                                w[k] = (int)strlen(rows[i][k]);
+        }
+        for (size_t i = 0; i <= n; i++) {
+                for (int k = 0; k < PS_COLUMNS; k++) {
+                        const char *s = i == 0 ? heads[k] : rows[i - 1][k];
+                        if (k == PS_COMMAND)
+                                printf("%s\n", s ? s : "?");
+                        else
+                                printf("%-*s  ", w[k], s ? s : "?");
+                }
+        }
+        for (size_t i = 0; i < n; i++)
+                for (int k = 0; k < PS_COLUMNS; k++)
+                        free(rows[i][k]);
+        free(rows);
+        return fflush(stdout) == 0 && !ferror(stdout) ? 0 : EXIT_FAILURE;
+}
+
 /* ---- the command line ---------------------------------------------------------------------- */
 
 typedef struct command {
@@ -953,6 +1486,9 @@ static const command commands[] = {
           "accept one connection; copy stdin to it and it to stdout" },
         { "connect", 2, 2, cmd_connect, "connect HOST PORT|unix PATH",
           "connect; copy stdin to the connection and it to stdout" },
+        { "spawn", 1, -1, cmd_spawn, "spawn -- CMD [ARG]...",
+          "run CMD under reactord with this stdin, stdout and stderr" },
+        { "ps", 0, 0, cmd_ps, "ps", "every process reactord runs, of every session" },
 };
 
 static void help(void)
@@ -970,11 +1506,20 @@ static void help(void)
                "                          ipc://$XDG_RUNTIME_DIR/reactord/bus)\n"
                "  -t, --timeout SECONDS   wait this long for each reply (default: %g)\n"
                "  -n, --name NAME         session name shown in reactor.info (default: "
-               "reactorctl)\n"
-               "  -j, --json              info, methods, resources: print raw JSON; listen,\n"
-               "                          connect: print events as JSON lines\n"
+               "reactorctl);\n"
+               "                          spawn: the process's name too (ps, process.take)\n"
+               "  -j, --json              info, methods, resources, ps: print raw JSON; listen,\n"
+               "                          connect, spawn: print events as JSON lines\n"
                "  -c, --count N           watch: exit after N events\n"
                "  -H, --host ADDRESS      listen tcp: the address to listen on (default: ::)\n"
+               "      --pty               spawn: give the command a pseudo-terminal (a local\n"
+               "                          terminal is put in raw mode while it runs)\n"
+               "      --restart POLICY    spawn: never (default), on-failure or always\n"
+               "      --env KEY=VALUE     spawn: put KEY in the command's environment "
+               "(repeatable)\n"
+               "      --env-inherit       spawn: start from reactord's environment, not an empty "
+               "one\n"
+               "      --cwd DIR           spawn: run the command in DIR\n"
                "  -h, --help              show this help\n"
                "  -V, --version           show the version\n"
                "\n"
@@ -989,9 +1534,41 @@ static void help(void)
                "socket. listen prints \"listening on ADDRESS\" on stderr; with --json both print\n"
                "the connection's events as JSON lines instead of its bytes.\n"
                "\n"
+               "spawn runs CMD (no shell is involved; put \"--\" before it) under reactord:\n"
+               "stdin goes to its stdin, its output to stdout and stderr, and SIGINT and\n"
+               "SIGTERM are passed on (with --restart they stop it for good). Its environment\n"
+               "holds only the --env variables unless --env-inherit is given, e.g.\n"
+               "  reactorctl spawn --env-inherit -- make -j8\n"
+               "\n"
                "Exit status: 0 success, 1 error reply or connection error, 2 usage error,\n"
-               "3 reactord unreachable.\n",
+               "3 reactord unreachable. spawn: the command's exit status, 128+N when signal\n"
+               "N killed it, 127 when it does not exist, 126 when it cannot be run.\n",
                DEFAULT_TIMEOUT);
+}
+
+/* Long options without a short form. */
+enum {
+        OPT_PTY = 0x100,
+        OPT_RESTART,
+        OPT_ENV,
+        OPT_ENV_INHERIT,
+        OPT_CWD,
+};
+
+static int parse_restart(const char *s, rd_spawn_restart *ret)
+{
+        static const char *const names[] = {
+                [RD_SPAWN_RESTART_NEVER] = "never",
+                [RD_SPAWN_RESTART_ON_FAILURE] = "on-failure",
+                [RD_SPAWN_RESTART_ALWAYS] = "always",
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(names); i++)
+                if (strcmp(s, names[i]) == 0) {
+                        *ret = (rd_spawn_restart)i;
+                        return 0;
+                }
+        return -EINVAL;
 }
 
 static int parse_argv(int argc, char **argv)
@@ -1003,12 +1580,24 @@ static int parse_argv(int argc, char **argv)
                 { "json", no_argument, NULL, 'j' },
                 { "count", required_argument, NULL, 'c' },
                 { "host", required_argument, NULL, 'H' },
+                { "pty", no_argument, NULL, OPT_PTY },
+                { "restart", required_argument, NULL, OPT_RESTART },
+                { "env", required_argument, NULL, OPT_ENV },
+                { "env-inherit", no_argument, NULL, OPT_ENV_INHERIT },
+                { "cwd", required_argument, NULL, OPT_CWD },
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, 'V' },
                 {},
         };
         char *end;
         int opt;
+
+        /* --env operands are kept as they are: there are never more of them than arguments. */
+        arg.env = calloc((size_t)argc + 1, sizeof(char *));
+        if (!arg.env) {
+                fprintf(stderr, "reactorctl: out of memory\n");
+                return EXIT_FAILURE;
+        }
 
         /* Options may come before or after the command; "--" ends them (for "-1" operands). */
         opterr = 0;
@@ -1028,6 +1617,7 @@ static int parse_argv(int argc, char **argv)
                         break;
                 case 'n':
                         arg.name = optarg;
+                        arg.name_set = true;
                         break;
                 case 'j':
                         arg.json = true;
@@ -1042,6 +1632,28 @@ static int parse_argv(int argc, char **argv)
                         if (!*optarg)
                                 return usage_error("--host: expected an address");
                         arg.host = optarg;
+                        break;
+                case OPT_PTY:
+                        arg.pty = true;
+                        break;
+                case OPT_RESTART:
+                        if (parse_restart(optarg, &arg.restart) < 0)
+                                return usage_error("--restart: expected never, on-failure or "
+                                                   "always, got '%s'",
+                                                   optarg);
+                        break;
+                case OPT_ENV:
+                        if (optarg[0] == '=' || !strchr(optarg, '='))
+                                return usage_error("--env: expected KEY=VALUE, got '%s'", optarg);
+                        arg.env[arg.n_env++] = optarg;
+                        break;
+                case OPT_ENV_INHERIT:
+                        arg.env_inherit = true;
+                        break;
+                case OPT_CWD:
+                        if (!*optarg)
+                                return usage_error("--cwd: expected a directory");
+                        arg.cwd = optarg;
                         break;
                 case 'h':
                         help();
@@ -1065,6 +1677,7 @@ int main(int argc, char **argv)
         int r, n;
 
         r = parse_argv(argc, argv);
+        _cleanup_free_ char **env = arg.env;
         if (r != 0)
                 return r < 0 ? EXIT_SUCCESS : r;
 
@@ -1104,6 +1717,10 @@ int main(int argc, char **argv)
                         return r;
         } else if (arg.host)
                 return usage_error("--host is for 'listen tcp'");
+        if (cmd->run != cmd_spawn && (arg.pty || arg.restart != RD_SPAWN_RESTART_NEVER ||
+                                      arg.n_env > 0 || arg.env_inherit || arg.cwd))
+                return usage_error("--pty, --restart, --env, --env-inherit and --cwd are for "
+                                   "'spawn'");
 
         /* A closed stdout ends watch through a failed write, not a signal. */
         signal(SIGPIPE, SIG_IGN);
