@@ -7,7 +7,9 @@
 #
 # LOG defaults to meson-logs/testlog.txt (a run with --setup=NAME writes
 # testlog-NAME.txt). Each suite prints "NN%: Checks: C, Failures: F, Errors: E";
-# passed is C - F - E and failed is F + E, summed over all suites. A test that
+# passed is C - F - E and failed is F + E, summed over all suites. The Python
+# suite (unittest) prints "Ran N tests in ..." then "OK" or "FAILED (failures=F,
+# errors=E)", either possibly with skipped=S: passed is N - F - E - S. A test that
 # meson saw fail while Check reported no failure (a crash before the summary,
 # a timeout, valgrind's error exit) counts as one failure. Skipped tests (exit
 # status 77) count as neither. The last line printed is "N passed, N failed";
@@ -46,6 +48,7 @@ in_block && /^test:/ {
         sub(/^test:[ \t]*/, "", name)
         result = ""
         test_passed = test_failed = ok = skipped = 0
+        ran = -1
         next
 }
 in_block && /^result:/ {
@@ -61,6 +64,24 @@ in_block && match($0, /[0-9]+%: Checks: [0-9]+, Failures: [0-9]+, Errors: [0-9]+
         split(line, f, " ")
         test_passed += f[2] - f[3] - f[4]
         test_failed += f[3] + f[4]
+        next
+}
+in_block && /^Ran [0-9]+ tests? in / { ran = $2; next }
+in_block && ran >= 0 && /^(OK|FAILED)( \(.*\))?$/ {
+        nf = ne = ns = nu = 0
+        if (match($0, /\(.*\)/)) {
+                n = split(substr($0, RSTART + 1, RLENGTH - 2), kv, /, */)
+                for (i = 1; i <= n; i++) {
+                        split(kv[i], pair, "=")
+                        if (pair[1] == "failures") nf = pair[2]
+                        else if (pair[1] == "errors") ne = pair[2]
+                        else if (pair[1] == "skipped") ns = pair[2]
+                        else if (pair[1] == "unexpected successes") nu = pair[2]
+                }
+        }
+        test_passed += ran - nf - ne - ns - nu
+        test_failed += nf + ne + nu
+        ran = -1
         next
 }
 END {
