@@ -10,8 +10,11 @@ figure, not the absolute numbers. See BENCHMARKS.md.
 
 import argparse
 import os
+import resource
+import select
 import shutil
 import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -74,6 +77,10 @@ class Build:
         path = os.path.join(self.dir, "broker", "reactord")
         return path if os.access(path, os.X_OK) else None
 
+    def example(self, name):
+        path = os.path.join(self.dir, "examples", name)
+        return path if os.access(path, os.X_OK) else None
+
 
 class Daemon:
     """A reactord on a private ipc:// endpoint in a temporary directory.
@@ -83,8 +90,9 @@ class Daemon:
     when something fails.
     """
 
-    def __init__(self, exe):
+    def __init__(self, exe, nofile=None):
         self.exe = exe
+        self.nofile = nofile  # raise the soft RLIMIT_NOFILE to this (capped by the hard limit)
         self.proc = None
         self.tmp = None
 
@@ -97,7 +105,8 @@ class Daemon:
         env.pop("REACTORD_ENDPOINT", None)
         with open(self.logfile, "w") as logf:
             self.proc = subprocess.Popen([self.exe, "--endpoint", self.endpoint], env=env,
-                                         stdin=subprocess.DEVNULL, stdout=logf, stderr=logf)
+                                         stdin=subprocess.DEVNULL, stdout=logf, stderr=logf,
+                                         preexec_fn=_raise_nofile(self.nofile))
         deadline = time.monotonic() + 10
         while not os.path.exists(self.path):
             if self.proc.poll() is not None or time.monotonic() > deadline:
@@ -130,6 +139,19 @@ class Daemon:
         return False
 
 
+def _raise_nofile(want):
+    """A preexec_fn that raises the child's soft descriptor limit to `want` (or the hard one)."""
+    if not want:
+        return None
+
+    def raise_it():
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        limit = want if hard == resource.RLIM_INFINITY else min(want, hard)
+        if soft < limit:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (limit, hard))
+    return raise_it
+
+
 class Row:
     """One line of the result table: medians over the rounds, and the ratio.
 
@@ -137,11 +159,12 @@ class Row:
     reactord right after its baseline), which follows a machine whose load
     changes during the run better than a ratio of two medians would.
     `target` is a ratio (at most, or at least when higher is better); `floor`
-    an absolute minimum for reactord; `zero` asks reactord for exactly 0.
+    an absolute minimum for reactord, `ceiling` an absolute maximum; `zero`
+    asks reactord for exactly 0.
     """
 
     def __init__(self, name, unit, reactord, baseline, target=None, higher=False, floor=None,
-                 zero=False):
+                 zero=False, ceiling=None):
         self.name = name
         self.unit = unit
         self.reactord_rounds = reactord or []
@@ -149,6 +172,7 @@ class Row:
         self.target = target
         self.higher = higher
         self.floor = floor
+        self.ceiling = ceiling
         self.zero = zero
 
     @property
@@ -174,6 +198,8 @@ class Row:
             parts.append(("ratio >= %g" if self.higher else "ratio <= %g") % self.target)
         if self.floor is not None:
             parts.append(">= %s" % fmt(self.floor))
+        if self.ceiling is not None:
+            parts.append("<= %s" % fmt(self.ceiling))
         return ", ".join(parts)
 
     def met(self):
@@ -186,6 +212,8 @@ class Row:
                           (r >= self.target if self.higher else r <= self.target))
         if self.floor is not None:
             checks.append(None if self.reactord is None else self.reactord >= self.floor)
+        if self.ceiling is not None:
+            checks.append(None if self.reactord is None else self.reactord <= self.ceiling)
         if not checks or None in checks:
             return "-"
         return "yes" if all(checks) else "NO"
@@ -394,6 +422,377 @@ def bench_idle(build, rounds, quick):
     ]
 
 
+# ---- (4) sockets: TCP echo --------------------------------------------------------------------
+
+HOST = "127.0.0.1"
+
+
+def free_port():
+    """A TCP port free on loopback right now (the kernel's pick for port 0)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((HOST, 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port, proc, what, timeout=10.0):
+    """Wait until `port` accepts connections; fail if `proc` exits first."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with socket.create_connection((HOST, port), timeout=1.0):
+                return
+        except OSError:
+            pass
+        if proc.poll() is not None:
+            raise RuntimeError("%s exited with status %d before it listened" % (what, proc.returncode))
+        if time.monotonic() > deadline:
+            raise RuntimeError("%s did not listen on port %d within %.0f s" % (what, port, timeout))
+        time.sleep(0.02)
+
+
+class Server:
+    """An echo server listening on a free port; a context manager that stops it.
+
+    `argv` gets the port appended. Its output goes to a file in a temporary
+    directory, shown when something fails; the directory is removed on the
+    way out.
+    """
+
+    def __init__(self, what, argv, env=None, nofile=None):
+        self.what = what
+        self.argv = argv
+        self.env = env
+        self.nofile = nofile
+        self.proc = None
+        self.tmp = None
+        self.port = None
+
+    def __enter__(self):
+        self.tmp = tempfile.mkdtemp(prefix="rd-bench-srv-")
+        self.logfile = os.path.join(self.tmp, "server.log")
+        self.port = free_port()
+        with open(self.logfile, "w") as logf:
+            self.proc = subprocess.Popen(self.argv + [str(self.port)], env=self.env,
+                                         stdin=subprocess.DEVNULL, stdout=logf, stderr=logf,
+                                         preexec_fn=_raise_nofile(self.nofile))
+        try:
+            wait_port(self.port, self.proc, self.what)
+        except BaseException:
+            self.__exit__(RuntimeError, None, None)
+            raise
+        return self
+
+    @property
+    def pid(self):
+        return self.proc.pid
+
+    def __exit__(self, exc_type, *exc):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                log("bench: %s ignored SIGTERM for 5 s; killing it" % self.what)
+                self.proc.kill()
+                self.proc.wait()
+        if exc_type is not None and self.tmp:
+            with open(self.logfile, errors="replace") as f:
+                tail = f.readlines()[-20:]
+            if tail:
+                log("bench: %s's output ends with:\n%s" % (self.what, "".join(tail).rstrip()))
+        if self.tmp:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+            self.tmp = None
+        return False
+
+
+class EchoServers:
+    """The echo servers the sockets benchmarks compare, started once for a benchmark.
+
+    `epoll` (bench-epoll-echo) and, when asked, `twisted` (bench/twisted-echo.py)
+    always; `reactord` is reactord with the C echo-server example as its
+    client, when both are built (None otherwise). Each has a `.port`; the
+    `pids` of reactord and of its echo-server client are `rd_pid` and
+    `client_pid`. Everything is stopped on the way out.
+    """
+
+    def __init__(self, build, twisted=True, reactord=True, nofile=None):
+        self.build = build
+        self.want_twisted = twisted
+        self.want_reactord = reactord
+        self.nofile = nofile
+        self.epoll = self.twisted = self.reactord = self.daemon = None
+        self.stack = []
+
+    def _enter(self, cm):
+        obj = cm.__enter__()
+        self.stack.append(cm)
+        return obj
+
+    def __enter__(self):
+        try:
+            self.epoll = self._enter(Server("bench-epoll-echo",
+                                            [self.build.program("bench-epoll-echo")]))
+            if self.want_twisted:
+                self.twisted = self._enter(Server(
+                    "twisted-echo.py", [SYSTEM_PYTHON, os.path.join(SRC, "bench", "twisted-echo.py")]))
+            exe, example = self.build.reactord(), self.build.example("echo-server")
+            if self.want_reactord and exe and example:
+                self.daemon = self._enter(Daemon(exe, nofile=self.nofile))
+                env = dict(os.environ, REACTORD_ENDPOINT=self.daemon.endpoint)
+                self.reactord = self._enter(Server("echo-server", [example], env=env))
+        except BaseException:
+            self.__exit__(*sys.exc_info())
+            raise
+        return self
+
+    def __exit__(self, *exc):
+        # The echo-server client first, then reactord, then the baselines.
+        while self.stack:
+            self.stack.pop().__exit__(*exc)
+        return False
+
+
+def load(build, port, *args, seconds=1.0, warmup=0.3):
+    return run_program([build.program("bench-echo-load"), "--port", str(port),
+                        "--seconds", str(seconds), "--warmup", str(warmup)] + list(args))
+
+
+def bench_echo(build, rounds, quick):
+    """64-byte round trips/s at 1 and 50 connections: epoll server, Twisted, reactord."""
+    seconds, warmup = (1.0, 0.3) if quick else (2.0, 0.5)
+    count = 2000 if quick else 5000
+    echo = build.program("bench-echo")
+    size = 64
+    rows = []
+
+    log("echo: %d B, one message outstanding per connection, %.0f s per measurement after "
+        "%.1f s warm-up, %d rounds" % (size, seconds, warmup, rounds))
+    with EchoServers(build) as srv:
+        if not srv.reactord:
+            log("  (reactord or examples/echo-server is not built: baselines only)")
+        sides = [("epoll", srv.epoll), ("Twisted", srv.twisted)] + \
+            ([("reactord", srv.reactord)] if srv.reactord else [])
+        res = {(name, n): [] for name, _ in sides for n in (1, 50)}
+        zmq = []
+        for i in range(rounds):
+            # Alternate the order, so a load that drifts during the round favours no side.
+            order = sides if i % 2 == 0 else sides[::-1]
+            for n in (1, 50):
+                for name, s in order:
+                    res[(name, n)].append(load(build, s.port, "--conns", str(n), "--size", str(size),
+                                               seconds=seconds, warmup=warmup)["rt_per_sec"])
+            zmq.append(run_program([echo, "--size", str(size), "--count", str(count)])["usec_per_rt"])
+            msg = "  " + "   ".join("%s %6.0f / %6.0f" % (name, res[(name, 1)][-1],
+                                                           res[(name, 50)][-1]) for name, _ in sides)
+            log(msg + " rt/s (1 / 50 conns)   zmq rtt %.1f us" % zmq[-1])
+
+    def usec(xs):
+        return [1e6 / x for x in xs]
+
+    if srv.reactord:
+        for n in (1, 50):
+            rows.append(Row("echo, %d conn%s, vs epoll server" % (n, "s" if n > 1 else ""), "rt/s",
+                            res[("reactord", n)], res[("epoll", n)],
+                            target=0.5 if n == 50 else None, higher=True))
+            rows.append(Row("echo, %d conn%s, vs Twisted" % (n, "s" if n > 1 else ""), "rt/s",
+                            res[("reactord", n)], res[("Twisted", n)],
+                            target=1.0 if n == 50 else None, higher=True))
+        added = [a - b for a, b in zip(usec(res[("reactord", 1)]), usec(res[("epoll", 1)]))]
+        rows.append(Row("echo, 1 conn: rtt(reactord) - rtt(epoll) vs zmq rtt", "us", added, zmq,
+                        target=1.0))
+    else:
+        for n in (1, 50):
+            rows.append(Row("echo, %d conn%s: Twisted vs epoll server (no reactord)" %
+                            (n, "s" if n > 1 else ""), "rt/s", res[("Twisted", n)],
+                            res[("epoll", n)]))
+        rows.append(Row("echo, 1 conn: epoll rtt vs zmq rtt (no reactord)", "us",
+                        usec(res[("epoll", 1)]), zmq))
+    return rows
+
+
+def bench_bulk(build, rounds, quick):
+    """MiB/s echoed through one stream with a bounded window: reactord vs the epoll server."""
+    seconds, warmup = (1.0, 0.3) if quick else (2.0, 0.5)
+    window = 256 * 1024
+    log("bulk: one connection, at most %d KiB sent and not yet echoed, %.0f s per measurement "
+        "after %.1f s warm-up, %d rounds" % (window // 1024, seconds, warmup, rounds))
+    with EchoServers(build) as srv:
+        if not srv.reactord:
+            log("  (reactord or examples/echo-server is not built: baselines only)")
+        sides = [("epoll", srv.epoll), ("Twisted", srv.twisted)] + \
+            ([("reactord", srv.reactord)] if srv.reactord else [])
+        res = {name: [] for name, _ in sides}
+        for i in range(rounds):
+            order = sides if i % 2 == 0 else sides[::-1]
+            for name, s in order:
+                res[name].append(load(build, s.port, "--bulk", "--window", str(window),
+                                      seconds=seconds, warmup=warmup)["mib_per_sec"])
+            log("  " + "   ".join("%s %6.0f" % (name, res[name][-1]) for name, _ in sides) +
+                " MiB/s")
+    if srv.reactord:
+        return [Row("bulk, 1 stream, vs epoll server", "MiB/s", res["reactord"], res["epoll"],
+                    higher=True),
+                Row("bulk, 1 stream, vs Twisted", "MiB/s", res["reactord"], res["Twisted"],
+                    higher=True)]
+    return [Row("bulk, 1 stream: Twisted vs epoll server (no reactord)", "MiB/s", res["Twisted"],
+                res["epoll"])]
+
+
+def vm_rss(pid):
+    """Resident set size of a process, in bytes."""
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    raise RuntimeError("no VmRSS for process %d" % pid)
+
+
+def kernel_memory():
+    """(slab bytes, TCP buffer bytes): /proc/meminfo's Slab and /proc/net/sockstat's TCP mem.
+
+    Both are system-wide, so other jobs on the machine add noise to them."""
+    slab = tcp = None
+    with open("/proc/meminfo") as f:
+        for line in f:
+            if line.startswith("Slab:"):
+                slab = int(line.split()[1]) * 1024
+    with open("/proc/net/sockstat") as f:
+        for line in f:
+            if line.startswith("TCP:"):
+                tok = line.split()
+                tcp = int(tok[tok.index("mem") + 1]) * os.sysconf("SC_PAGE_SIZE")
+    return slab, tcp
+
+
+def hold(build, port, conns, pids, settle=0.5):
+    """Open `conns` idle connections to `port`; return each pid's RSS growth and the kernel's.
+
+    The load generator makes one round trip on each connection (so the server
+    has accepted it and set it up), then holds them all open until told to
+    close. RSS is sampled just before and `settle` seconds after."""
+    time.sleep(settle)
+    before = [vm_rss(p) for p in pids]
+    kbefore = kernel_memory()
+    p = subprocess.Popen([build.program("bench-echo-load"), "--port", str(port), "--hold",
+                          "--conns", str(conns)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                         text=True)
+    try:
+        ready, _, _ = select.select([p.stdout], [], [], 120)
+        line = p.stdout.readline() if ready else ""
+        if "ready" not in line:
+            raise RuntimeError("bench-echo-load --hold did not get its %d connections ready" % conns)
+        time.sleep(settle)
+        after = [vm_rss(p) for p in pids]
+        kafter = kernel_memory()
+        took = parse_kv(line)["seconds"]
+    finally:
+        p.stdin.close()  # closes every connection
+        try:
+            p.wait(30)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+    if p.returncode != 0:
+        raise RuntimeError("bench-echo-load --hold exited with status %d" % p.returncode)
+    return ([(a - b) / conns for a, b in zip(after, before)],
+            [(a - b) / conns for a, b in zip(kafter, kbefore)], took)
+
+
+def bench_idle_conns(build, rounds, quick):
+    """reactord's memory per idle connection (RSS growth) vs the epoll server's, 10,000 each."""
+    conns = 10000
+    rounds = 1 if quick else rounds
+    nofile = conns + 1024  # reactord holds one descriptor per connection
+    rd, ep, client, kslab_ep, kslab_rd = [], [], [], [], []
+    log("idle-conns: %d connections, each after one round trip, held idle; %d round(s), a fresh "
+        "server for each" % (conns, rounds))
+    for i in range(rounds):
+        with EchoServers(build, twisted=False, reactord=False) as srv:
+            (g,), (slab, tcp), took = hold(build, srv.epoll.port, conns, [srv.epoll.pid])
+        ep.append(g)
+        kslab_ep.append(slab)
+        msg = "  epoll server +%5.0f B/conn (kernel: slab +%5.0f B, TCP buffers +%4.0f B, per " \
+            "connection, both ends; %.1f s to open)" % (g, slab, tcp, took)
+        with EchoServers(build, twisted=False, nofile=nofile) as srv:
+            if srv.reactord:
+                (g, cg), (slab, tcp), took = hold(build, srv.reactord.port, conns,
+                                                  [srv.daemon.pid, srv.reactord.pid])
+                rd.append(g)
+                client.append(cg)
+                kslab_rd.append(slab)
+                msg += "\n  reactord     +%5.0f B/conn (echo-server client +%5.0f B/conn; kernel: " \
+                    "slab +%5.0f B, TCP buffers +%4.0f B; %.1f s to open)" % (g, cg, slab, tcp, took)
+            else:
+                msg += "\n  (reactord or examples/echo-server is not built: baseline only)"
+        log(msg)
+    return [
+        Row("idle conns: RSS growth per connection (vs epoll server's)", "B", rd, ep,
+            ceiling=2048),
+        Row("idle conns: echo-server client's RSS growth per connection", "B", client, None),
+        Row("idle conns: kernel slab growth per connection, both ends", "B", kslab_rd, kslab_ep),
+    ]
+
+
+# ---- (5) processes: spawn-and-exit cycles -------------------------------------------------------
+
+
+def spawn_supported(spawn, endpoint):
+    """Does this reactord have process.spawn? bench-spawn exits with 77 when it answers ENOSYS."""
+    p = subprocess.run([spawn, "--endpoint", endpoint, "--inflight", "1", "--seconds", "0.05",
+                        "--warmup", "0"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                       timeout=60)
+    if p.returncode == 77:
+        return False
+    if p.returncode != 0:
+        raise RuntimeError("bench-spawn exited with status %d" % p.returncode)
+    return True
+
+
+def bench_spawn(build, rounds, quick):
+    """/bin/true spawn-and-exit cycles/s through reactord vs Twisted and a plain C loop."""
+    seconds, warmup = (0.5, 0.2) if quick else (2.0, 0.5)
+    inflights = (8, 1)
+    spawn = build.program("bench-spawn", required=False)
+    exe = build.reactord()
+    common = ["--seconds", str(seconds), "--warmup", str(warmup)]
+    sides = [("plain", [build.program("bench-spawn-loop")] + common),
+             ("Twisted", [SYSTEM_PYTHON, os.path.join(SRC, "bench", "twisted-spawn.py")] + common)]
+
+    log("spawn: /bin/true, %s in flight, %.1f s per measurement after %.1f s warm-up, %d rounds"
+        % (" and ".join(str(n) for n in inflights), seconds, warmup, rounds))
+    with Daemon(exe) if (spawn and exe) else _Nothing() as d:
+        if d and spawn_supported(spawn, d.endpoint):
+            sides.append(("reactord", [spawn, "--endpoint", d.endpoint] + common))
+        else:
+            log("  (reactord, bench-spawn or reactord's process.spawn is missing: baselines only)")
+        res = {(name, n): [] for name, _ in sides for n in inflights}
+        for i in range(rounds):
+            # Alternate the order, so a load that drifts during the round favours no side.
+            order = sides if i % 2 == 0 else sides[::-1]
+            for n in inflights:
+                for name, argv in order:
+                    res[(name, n)].append(
+                        run_program(argv + ["--inflight", str(n)])["cycles_per_sec"])
+            log("  " + "   ".join("%s %5.0f / %5.0f" % (name, res[(name, inflights[0])][-1],
+                                                        res[(name, inflights[1])][-1])
+                                  for name, _ in sides) +
+                " cycles/s (%d / %d in flight)" % inflights)
+
+    rows = []
+    for n in inflights:
+        what = "spawn /bin/true, %d in flight" % n
+        if len(sides) == 3:
+            rows.append(Row(what + ", vs Twisted", "cycles/s", res[("reactord", n)],
+                            res[("Twisted", n)], target=5.0, higher=True))
+            rows.append(Row(what + ", vs plain posix_spawn loop", "cycles/s", res[("reactord", n)],
+                            res[("plain", n)], target=0.5, higher=True))
+        else:
+            rows.append(Row(what + ": Twisted vs plain loop (no reactord)", "cycles/s",
+                            res[("Twisted", n)], res[("plain", n)]))
+    return rows
+
+
 class _Nothing:
     """Stands in for a Daemon when there is no reactord to run."""
 
@@ -404,7 +803,8 @@ class _Nothing:
         return False
 
 
-BENCHMARKS = {"ping": bench_ping, "timers": bench_timers, "idle": bench_idle}
+BENCHMARKS = {"ping": bench_ping, "timers": bench_timers, "idle": bench_idle, "echo": bench_echo,
+              "bulk": bench_bulk, "idle-conns": bench_idle_conns, "spawn": bench_spawn}
 
 
 def main():
@@ -414,11 +814,11 @@ def main():
     ap.add_argument("--build", default=os.environ.get("BUILDDIR", os.path.join(SRC, "build")),
                     help="meson build directory (default: $BUILDDIR, else build/)")
     ap.add_argument("names", nargs="*", metavar="BENCHMARK",
-                    help="ping, timers, idle (default: all)")
+                    help="%s (default: all)" % ", ".join(BENCHMARKS))
     args = ap.parse_args()
     for name in args.names:
         if name not in BENCHMARKS:
-            ap.error("unknown benchmark %s (ping, timers, idle)" % name)
+            ap.error("unknown benchmark %s (%s)" % (name, ", ".join(BENCHMARKS)))
     build = Build(args.build)
 
     # SIGTERM unwinds like an exception, so every daemon and directory is cleaned up.
