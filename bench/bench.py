@@ -793,6 +793,115 @@ def bench_spawn(build, rounds, quick):
     return rows
 
 
+# ---- (7) the Python client --------------------------------------------------------------------
+
+PYCLIENT = os.path.join(SRC, "clients", "python")
+
+
+def pyclient_env(endpoint):
+    """The environment of a Python-client program: the client on its path, a private daemon."""
+    path = os.environ.get("PYTHONPATH")
+    return dict(os.environ, REACTORD_ENDPOINT=endpoint,
+                PYTHONPATH=PYCLIENT + (os.pathsep + path if path else ""))
+
+
+def bench_pyecho(build, rounds, quick):
+    """64-byte round trips/s at 1 and 50 connections: a Python-client handler vs Twisted."""
+    seconds, warmup = (1.0, 0.3) if quick else (2.0, 0.5)
+    size = 64
+    exe = build.reactord()
+    build.program("bench-echo-load")
+    log("pyecho: %d B, one message outstanding per connection, %.0f s per measurement after "
+        "%.1f s warm-up, %d rounds; bench/py-echo-server.py against bench/twisted-echo.py"
+        % (size, seconds, warmup, rounds))
+    stack = []
+    try:
+        twisted = Server("twisted-echo.py",
+                         [SYSTEM_PYTHON, os.path.join(SRC, "bench", "twisted-echo.py")])
+        stack.append(twisted)
+        twisted.__enter__()
+        sides = [("Twisted", twisted)]
+        if exe:
+            daemon = Daemon(exe)
+            stack.append(daemon)
+            daemon.__enter__()
+            py = Server("py-echo-server.py",
+                        [SYSTEM_PYTHON, os.path.join(SRC, "bench", "py-echo-server.py")],
+                        env=pyclient_env(daemon.endpoint))
+            stack.append(py)
+            py.__enter__()
+            sides.append(("Python client", py))
+        else:
+            log("  (reactord is not built: baseline only)")
+        res = {(name, n): [] for name, _ in sides for n in (1, 50)}
+        for i in range(rounds):
+            # Alternate the order, so a load that drifts during the round favours neither side.
+            order = sides if i % 2 == 0 else sides[::-1]
+            for n in (1, 50):
+                for name, s in order:
+                    res[(name, n)].append(load(build, s.port, "--conns", str(n), "--size", str(size),
+                                               seconds=seconds, warmup=warmup)["rt_per_sec"])
+            log("  " + "   ".join("%s %6.0f / %6.0f" % (name, res[(name, 1)][-1], res[(name, 50)][-1])
+                                  for name, _ in sides) + " rt/s (1 / 50 conns)")
+    except BaseException:
+        exc = sys.exc_info()
+        while stack:
+            stack.pop().__exit__(*exc)
+        raise
+    # The Python client first, then its reactord, then Twisted.
+    while stack:
+        stack.pop().__exit__(None, None, None)
+    rows = []
+    for n in (1, 50):
+        what = "pyecho, %d conn%s" % (n, "s" if n > 1 else "")
+        if exe:
+            rows.append(Row(what + ", Python client vs Twisted", "rt/s", res[("Python client", n)],
+                            res[("Twisted", n)], target=1.0 if n == 50 else None, higher=True))
+        else:
+            rows.append(Row(what + ": Twisted (no reactord)", "rt/s", None, res[("Twisted", n)]))
+    return rows
+
+
+def bench_pytimers(build, rounds, quick):
+    """Timer events/s delivered to a Python client vs Twisted's zero-delay callLater rate."""
+    seconds, warmup = (1.0, 0.3) if quick else (2.0, 0.5)
+    ntimers, every = 1000, 0.001
+    batch, batches = 200000, (1 if quick else 3)
+    exe = build.reactord()
+    twisted = [SYSTEM_PYTHON, os.path.join(SRC, "bench", "twisted-calllater.py"),
+               "--timers", str(batch), "--batches", str(batches)]
+    py = [SYSTEM_PYTHON, os.path.join(SRC, "bench", "py-timers.py"), "--timers", str(ntimers),
+          "--every", repr(every), "--seconds", str(seconds), "--warmup", str(warmup)]
+    log("pytimers: %d LoopingCalls every %g ms in a Python client, %.0f s after %.1f s warm-up, "
+        "against Twisted firing %d zero-delay callLaters (median of %d batches); %d rounds"
+        % (ntimers, every * 1000, seconds, warmup, batch, batches, rounds))
+    tw, ev, ticks = [], [], []
+    with Daemon(exe) if exe else _Nothing() as d:
+        if not d:
+            log("  (reactord is not built: baseline only)")
+        for i in range(rounds):
+            # Alternate which side goes first, so a drifting load favours neither.
+            if i % 2 == 1 or not d:
+                tw.append(run_program(twisted)["fired_per_sec"])
+            if d:
+                p = subprocess.run(py, stdout=subprocess.PIPE, text=True, timeout=120,
+                                   env=pyclient_env(d.endpoint))
+                if p.returncode != 0:
+                    raise RuntimeError("py-timers.py exited with status %d" % p.returncode)
+                r = parse_kv(p.stdout.strip().splitlines()[-1])
+                ev.append(r["events_per_sec"])
+                ticks.append(r["ticks_per_sec"])
+                if i % 2 == 0:
+                    tw.append(run_program(twisted)["fired_per_sec"])
+                log("  Twisted callLater %7.0f fired/s   Python client %7.0f events/s "
+                    "(%8.0f ticks/s)   %.2fx" % (tw[-1], ev[-1], ticks[-1], ev[-1] / tw[-1]))
+            else:
+                log("  Twisted callLater %7.0f fired/s" % tw[-1])
+    return [Row("pytimers: Python client's timer events vs Twisted callLater", "events/s",
+                ev, tw, target=1.0 if d else None, higher=True),
+            Row("pytimers: ticks those events stood for", "ticks/s", ticks, None)]
+
+
 class _Nothing:
     """Stands in for a Daemon when there is no reactord to run."""
 
@@ -804,7 +913,8 @@ class _Nothing:
 
 
 BENCHMARKS = {"ping": bench_ping, "timers": bench_timers, "idle": bench_idle, "echo": bench_echo,
-              "bulk": bench_bulk, "idle-conns": bench_idle_conns, "spawn": bench_spawn}
+              "bulk": bench_bulk, "idle-conns": bench_idle_conns, "spawn": bench_spawn,
+              "pyecho": bench_pyecho, "pytimers": bench_pytimers}
 
 
 def main():
