@@ -625,6 +625,200 @@ START_TEST(test_watch_errors)
 }
 END_TEST
 
+/* ---- gateway ------------------------------------------------------------------------------- */
+
+/* Start `reactorctl [ARGS] gateway` on this test's endpoint; *in is the write end of its stdin. */
+static pid_t gateway_spawn(int *in, const char *const *args)
+{
+        const char *argv[16] = { "--endpoint", endpoint };
+        size_t n = 2;
+        int p[2];
+        pid_t pid;
+
+        for (; *args; args++)
+                argv[n++] = *args;
+        argv[n++] = "gateway";
+        argv[n] = NULL;
+        ck_assert_int_eq(pipe2(p, O_CLOEXEC), 0);
+        /* The child takes the read end as its stdin through ctl_spawn's fork. */
+        int saved = dup(STDIN_FILENO);
+        ck_assert_int_ge(saved, 0);
+        ck_assert_int_ge(dup2(p[0], STDIN_FILENO), 0);
+        pid = ctl_spawn(argv);
+        ck_assert_int_ge(dup2(saved, STDIN_FILENO), 0);
+        close(saved);
+        close(p[0]);
+        *in = p[1];
+        return pid;
+}
+
+static void put_line(int fd, const char *line)
+{
+        ck_assert_int_eq(write(fd, line, strlen(line)), (ssize_t)strlen(line));
+}
+
+/* Wait until the running reactorctl's stdout holds `needle`. */
+static void wait_for_output(const char *needle)
+{
+        char p[400];
+
+        path_in_tmpdir(p, sizeof(p), "out");
+        for (double deadline = now() + 10;;) {
+                char *out = slurp(p);
+                bool found = strstr(out, needle) != NULL;
+                if (found || now() > deadline)
+                        ck_assert_msg(found, "'%s' not in '%s'", needle, out);
+                free(out);
+                if (found)
+                        return;
+                usleep(10 * 1000);
+        }
+}
+
+/* Run the gateway with `input` (all of it, then EOF) on stdin. */
+static void gateway_run(run *r, const char *input, const char *const *args)
+{
+        int in;
+        pid_t pid = gateway_spawn(&in, args);
+
+        put_line(in, input);
+        close(in);
+        ctl_collect(r, ctl_wait(pid));
+}
+
+START_TEST(test_gateway_timer)
+{
+        run r;
+        int in;
+        char fired[128];
+
+        pid_t pid = gateway_spawn(&in, (const char *const[]){ NULL });
+        put_line(in, "{\"id\": 7, \"method\": \"timer.start\", \"params\": {\"after\": 0.05}}\n");
+        /* The event comes while stdin is still open... */
+        wait_for_output("{\"event\":\"timer.fired\"");
+        /* ...and the gateway goes on taking requests. */
+        put_line(in, "{\"id\": \"x\", \"method\": \"reactor.ping\"}\n");
+        wait_for_output("{\"id\":\"x\",\"result\":{}}\n");
+        close(in);
+        ctl_collect(&r, ctl_wait(pid));
+        ck_assert_int_eq(r.status, 0);
+        ck_assert_str_eq(r.err, "");
+        ck_assert_msg(starts_with(r.out, "{\"id\":7,\"result\":{\"handle\":"), "%s", r.out);
+        snprintf(fired, sizeof(fired),
+                 "\n{\"event\":\"timer.fired\",\"payload\":{\"handle\":%" PRIu64 ",\"ticks\":1}}\n",
+                 result_handle(r.out));
+        ck_assert_contains(r.out, fired);
+        ck_assert_uint_eq(count_lines(r.out), 3);
+        run_done(&r);
+}
+END_TEST
+
+START_TEST(test_gateway_malformed)
+{
+        run r;
+
+        gateway_run(&r,
+                    "{\"id\": 1, \"method\": \"reactor.ping\"}\n"
+                    "{not json\n"
+                    "\n"
+                    "[1, 2]\n"
+                    "{\"id\": 2, \"params\": {}}\n"
+                    "{\"id\": 3, \"method\": \"timer.start\", \"params\": [1]}\n"
+                    "{\"id\": {\"a\": 1}, \"method\": \"reactor.ping\"}\n"
+                    "{\"id\": 4, \"method\": \"no.such\"}\n"
+                    "{\"id\": 5, \"method\": \"timer.start\", \"params\": {\"after\": \"x\"}}\n"
+                    "{\"id\": null, \"method\": \"reactor.ping\"}\n",
+                    (const char *const[]){ NULL });
+        ck_assert_int_eq(r.status, 0);
+        ck_assert_str_eq(r.err, "");
+        /* Bad lines are answered at once, in order; replies follow as they come. */
+        ck_assert_msg(starts_with(r.out, "{\"error\":{\"code\":\"EINVAL\",\"message\":\"line 2: "),
+                      "%s", r.out);
+        ck_assert_contains(r.out, "\n{\"error\":{\"code\":\"EINVAL\",\"message\":\"line 4: a "
+                                  "request must be a JSON object\"}}\n");
+        ck_assert_contains(r.out, "\n{\"id\":2,\"error\":{\"code\":\"EINVAL\",\"message\":\"line "
+                                  "5: \\\"method\\\" must be a non-empty string\"}}\n");
+        ck_assert_contains(r.out, "\n{\"id\":3,\"error\":{\"code\":\"EINVAL\",\"message\":\"line "
+                                  "6: \\\"params\\\" must be a JSON object\"}}\n");
+        ck_assert_contains(r.out, "\n{\"error\":{\"code\":\"EINVAL\",\"message\":\"line 7: "
+                                  "\\\"id\\\" must be a JSON scalar\"}}\n");
+        ck_assert_contains(r.out, "{\"id\":1,\"result\":{}}\n");
+        ck_assert_contains(r.out, "{\"id\":4,\"error\":{\"code\":\"ENOSYS\",");
+        ck_assert_contains(r.out, "{\"id\":5,\"error\":{\"code\":\"EINVAL\",");
+        ck_assert_contains(r.out, "{\"id\":null,\"result\":{}}\n");
+        ck_assert_uint_eq(count_lines(r.out), 9);
+        run_done(&r);
+}
+END_TEST
+
+START_TEST(test_gateway_eof)
+{
+        run r;
+
+        /* Nothing to do: exit 0 at once. */
+        gateway_run(&r, "", (const char *const[]){ NULL });
+        ck_assert_int_eq(r.status, 0);
+        ck_assert_str_eq(r.out, "");
+        ck_assert_str_eq(r.err, "");
+        run_done(&r);
+
+        /* A line without an id gets no reply line; a last line needs no newline. */
+        gateway_run(&r,
+                    "{\"method\": \"reactor.ping\"}\n"
+                    "{\"id\": \"last\", \"method\": \"reactor.ping\"}",
+                    (const char *const[]){ NULL });
+        ck_assert_int_eq(r.status, 0);
+        ck_assert_str_eq(r.out, "{\"id\":\"last\",\"result\":{}}\n");
+        run_done(&r);
+
+        /* Pending replies are written before the exit. */
+        gateway_run(&r,
+                    "{\"id\": 1, \"method\": \"timer.start\", \"params\": {\"after\": 60}}\n"
+                    "{\"id\": 2, \"method\": \"reactor.resources\"}\n",
+                    (const char *const[]){ NULL });
+        ck_assert_int_eq(r.status, 0);
+        ck_assert_contains(r.out, "{\"id\":1,\"result\":{\"handle\":");
+        ck_assert_contains(r.out, "{\"id\":2,\"result\":{\"resources\":[{");
+        ck_assert_uint_eq(count_lines(r.out), 2);
+        run_done(&r);
+
+        /* --text is for gateway only. */
+        ctl_ep(&r, "--text", "ping");
+        ck_assert_int_eq(r.status, 2);
+        run_done(&r);
+}
+END_TEST
+
+START_TEST(test_gateway_text)
+{
+        run r;
+        int in;
+
+        /* "text": true: this process's output as a string; the other's stays bin. */
+        pid_t pid = gateway_spawn(&in, (const char *const[]){ NULL });
+        put_line(in, "{\"id\": 1, \"text\": true, \"method\": \"process.spawn\", \"params\": "
+                     "{\"argv\": [\"echo\", \"hi\"]}}\n");
+        wait_for_output("\"data\":\"hi\\n\"}}\n");
+        put_line(in, "{\"id\": 2, \"method\": \"process.spawn\", \"params\": {\"argv\": "
+                     "[\"echo\", \"hi\"]}}\n");
+        wait_for_output("\"data\":{\"$bin\":\"aGkK\"}}}\n");
+        close(in);
+        ctl_collect(&r, ctl_wait(pid));
+        ck_assert_int_eq(r.status, 0);
+        run_done(&r);
+
+        /* --text: every bin that is valid UTF-8; others stay bin. */
+        pid = gateway_spawn(&in, (const char *const[]){ "--text", NULL });
+        put_line(in, "{\"id\": 1, \"method\": \"process.spawn\", \"params\": {\"argv\": "
+                     "[\"printf\", \"h\\u00e9\"]}}\n");
+        wait_for_output("\"data\":\"h\xc3\xa9\"}}\n");
+        close(in);
+        ctl_collect(&r, ctl_wait(pid));
+        ck_assert_int_eq(r.status, 0);
+        run_done(&r);
+}
+END_TEST
+
 static Suite *reactorctl_suite(void)
 {
         Suite *s = suite_create("reactorctl");
@@ -645,6 +839,10 @@ static Suite *reactorctl_suite(void)
         tcase_add_test(tc, test_watch_sigint);
         tcase_add_test(tc, test_watch_sigterm);
         tcase_add_test(tc, test_watch_errors);
+        tcase_add_test(tc, test_gateway_timer);
+        tcase_add_test(tc, test_gateway_malformed);
+        tcase_add_test(tc, test_gateway_eof);
+        tcase_add_test(tc, test_gateway_text);
         suite_add_tcase(s, tc);
         return s;
 }

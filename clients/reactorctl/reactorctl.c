@@ -4,7 +4,8 @@
  * public client library, makes its calls and prints JSON (PROTOCOL.md, "JSON
  * view") or a table for people; listen and connect copy bytes between
  * stdin/stdout and one connection, as netcat does; spawn runs a command under
- * reactord as if it ran here.
+ * reactord as if it ran here; gateway turns JSON lines on stdin into calls and
+ * prints replies and events as JSON lines.
  *
  * Exit status: 0 success, 1 reactord answered with an error (or a connection
  * failed), 2 usage error, 3 reactord could not be reached (or stopped
@@ -29,6 +30,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "proto/decoder.h"
 #include "proto/error.h"
 #include "proto/json.h"
 #include "proto/writer.h"
@@ -61,6 +63,7 @@ typedef struct options {
         size_t n_env;             /* how many */
         bool env_inherit;         /* spawn: start from reactord's environment */
         const char *cwd;          /* spawn: the working directory */
+        bool text;                /* gateway: valid UTF-8 bins as strings */
 } options;
 
 static options arg = {
@@ -1463,6 +1466,536 @@ static int cmd_ps(rd_client *c, int argc, char **argv)
 
 /* ---- the command line ---------------------------------------------------------------------- */
 
+/* ---- gateway ------------------------------------------------------------------------------- */
+
+/*
+ * gateway: one JSON request per line on stdin, one JSON line per reply and
+ * per event on stdout (PROTOCOL.md, "JSON view"), for programs in any
+ * language that has pipes and JSON.
+ *
+ *   in:  {"id": ID, "method": "timer.start", "params": {...}, "text": true}
+ *   out: {"id": ID, "result": {...}}
+ *        {"id": ID, "error": {"code": "EINVAL", "message": "..."}}
+ *        {"event": NAME, "payload": {...}}
+ *        {"error": {"code": "EINVAL", "message": "line N: ..."}}   (a bad line)
+ *
+ * ID is any JSON scalar and is echoed as given; a line without one gets no
+ * reply line. "params" (an object) and "text" (a boolean) are optional; other
+ * keys are ignored. With "text": true, bin values that are valid UTF-8 are
+ * shown as strings in that request's reply and in every event of the handle
+ * its result names; --text does so for every line.
+ */
+
+typedef struct gateway {
+        rd_decoder *in;         /* decodes input lines */
+        rd_decoder *out;        /* decodes values re-encoded for --text */
+        uint64_t line;          /* input lines read */
+        size_t pending;         /* calls whose reply has not come */
+        uint64_t *text_handles; /* handles created by "text": true requests */
+        size_t n_text_handles;
+        char *buf; /* stdin bytes not yet a whole line */
+        size_t len;
+        bool eof;      /* stdin is at EOF */
+        bool out_gone; /* stdout is closed */
+} gateway;
+
+/* One call in flight. */
+typedef struct gw_call {
+        gateway *gw;
+        char *id; /* the caller's id as JSON text; NULL: no reply line */
+        bool text;
+} gw_call;
+
+/* Is s[0..n) valid UTF-8 (no overlong forms, no surrogates, at most U+10FFFF)? */
+static bool utf8_valid(const unsigned char *s, size_t n)
+{
+        for (size_t i = 0; i < n;) {
+                unsigned char c = s[i];
+                size_t k;
+                uint32_t cp;
+
+                if (c < 0x80) {
+                        i++;
+                        continue;
+                } else if (c >= 0xc2 && c <= 0xdf) {
+                        k = 1;
+                        cp = c & 0x1f;
+                } else if (c >= 0xe0 && c <= 0xef) {
+                        k = 2;
+                        cp = c & 0x0f;
+                } else if (c >= 0xf0 && c <= 0xf4) {
+                        k = 3;
+                        cp = c & 0x07;
+                } else
+                        return false;
+                if (n - i <= k)
+                        return false;
+                for (size_t j = 1; j <= k; j++) {
+                        if ((s[i + j] & 0xc0) != 0x80)
+                                return false;
+                        cp = (cp << 6) | (s[i + j] & 0x3f);
+                }
+                if ((k == 2 && cp < 0x800) || (k == 3 && cp < 0x10000) || cp > 0x10ffff ||
+                    (cp >= 0xd800 && cp <= 0xdfff))
+                        return false;
+                i += k + 1;
+        }
+        return true;
+}
+
+/*
+ * Append `v` to `w` as msgpack; with `text`, a bin that is valid UTF-8 becomes
+ * a str. Returns 0, or -EOPNOTSUPP for an ext value (which has no accessor).
+ */
+static int encode_value(rd_writer *w, const rd_value *v, bool text)
+{
+        const char *s;
+        const void *p;
+        size_t n;
+        uint64_t u;
+        int64_t i;
+        double d;
+        bool b;
+        int r;
+
+        switch (rd_value_type_of(v)) {
+        case RD_VALUE_NONE:
+        case RD_VALUE_NIL:
+                rd_write_nil(w);
+                return 0;
+        case RD_VALUE_BOOL:
+                (void)rd_value_bool(v, &b);
+                rd_write_bool(w, b);
+                return 0;
+        case RD_VALUE_UINT:
+                (void)rd_value_uint(v, &u);
+                rd_write_uint(w, u);
+                return 0;
+        case RD_VALUE_INT:
+                (void)rd_value_int(v, &i);
+                rd_write_int(w, i);
+                return 0;
+        case RD_VALUE_FLOAT:
+                (void)rd_value_double(v, &d);
+                rd_write_double(w, d);
+                return 0;
+        case RD_VALUE_STR:
+                (void)rd_value_str(v, &s, &n);
+                rd_write_strn(w, s, n);
+                return 0;
+        case RD_VALUE_BIN:
+                (void)rd_value_bin(v, &p, &n);
+                if (text && utf8_valid(p, n))
+                        rd_write_strn(w, p, n);
+                else
+                        rd_write_bin(w, p, n);
+                return 0;
+        case RD_VALUE_ARRAY:
+                n = rd_value_len(v);
+                rd_write_array(w, (uint32_t)n);
+                for (size_t k = 0; k < n; k++) {
+                        r = encode_value(w, rd_value_at(v, k), text);
+                        if (r < 0)
+                                return r;
+                }
+                return 0;
+        case RD_VALUE_MAP:
+                n = rd_value_len(v);
+                rd_write_map(w, (uint32_t)n);
+                for (size_t k = 0; k < n; k++) {
+                        r = encode_value(w, rd_value_key_at(v, k), text);
+                        if (r < 0)
+                                return r;
+                        r = encode_value(w, rd_value_val_at(v, k), text);
+                        if (r < 0)
+                                return r;
+                }
+                return 0;
+        case RD_VALUE_EXT:
+                break;
+        }
+        return -EOPNOTSUPP;
+}
+
+/*
+ * Decode the msgpack value msgpack[0..n) with `d`: it is wrapped in a response
+ * message, whose result may be any value. *ret is valid until d's next use.
+ */
+static int decode_value(rd_decoder *d, rd_writer *frame, const void *msgpack, size_t n,
+                        const rd_value **ret)
+{
+        rd_msg msg;
+        int r;
+
+        rd_write_array(frame, 4);
+        rd_write_uint(frame, RD_MSG_RESPONSE);
+        rd_write_uint(frame, 0);
+        rd_write_nil(frame);
+        rd_write_raw(frame, msgpack, n);
+        if (frame->failed)
+                return -ENOMEM;
+        r = rd_decoder_begin(d, frame->data, frame->size);
+        if (r < 0)
+                return r;
+        r = rd_decoder_next(d, &msg);
+        if (r < 0)
+                return r;
+        if (r == 0)
+                return -EBADMSG;
+        *ret = msg.result;
+        return 0;
+}
+
+/* Render `v` as JSON (NULL: "{}"), bins that are valid UTF-8 as strings when `text`. */
+static int gw_render(gateway *gw, const rd_value *v, bool text, char **ret)
+{
+        _cleanup_(rd_writer_done) rd_writer w = RD_WRITER_INIT;
+        _cleanup_(rd_writer_done) rd_writer frame = RD_WRITER_INIT;
+        const rd_value *t;
+
+        if (!v) {
+                *ret = strdup("{}");
+                return *ret ? 0 : -ENOMEM;
+        }
+        /* An ext value cannot be re-encoded: it is shown as it is. */
+        if (text && encode_value(&w, v, true) == 0) {
+                if (w.failed)
+                        return -ENOMEM;
+                if (decode_value(gw->out, &frame, w.data, w.size, &t) == 0)
+                        return rd_json_from_value(t, ret);
+        }
+        return rd_json_from_value(v, ret);
+}
+
+static bool gw_text_handle(const gateway *gw, uint64_t handle)
+{
+        for (size_t i = 0; handle && i < gw->n_text_handles; i++)
+                if (gw->text_handles[i] == handle)
+                        return true;
+        return false;
+}
+
+static void gw_end_line(gateway *gw)
+{
+        if (!end_line())
+                gw->out_gone = true;
+}
+
+/* {"id": ID, "error": {"code": CODE, "message": MSG}}, the id left out when NULL. */
+static void gw_put_error(gateway *gw, const char *id, const char *code, const char *fmt, ...)
+        _printf_(4, 5);
+static void gw_put_error(gateway *gw, const char *id, const char *code, const char *fmt, ...)
+{
+        _cleanup_free_ char *msg = NULL;
+        va_list ap;
+
+        va_start(ap, fmt);
+        if (vasprintf(&msg, fmt, ap) < 0)
+                msg = NULL;
+        va_end(ap);
+        fputc('{', stdout);
+        if (id)
+                printf("\"id\":%s,", id);
+        fputs("\"error\":{\"code\":", stdout);
+        put_json_string(stdout, code);
+        fputs(",\"message\":", stdout);
+        put_json_string(stdout, msg ? msg : "out of memory");
+        fputs("}}", stdout);
+        gw_end_line(gw);
+}
+
+static void gw_on_reply(rd_client *c, int error, const rd_value *result, const char *message,
+                        void *userdata)
+{
+        gw_call *call = userdata;
+        gateway *gw = call->gw;
+        _cleanup_free_ char *json = NULL;
+        uint64_t handle;
+
+        gw->pending--;
+        if (error == 0 && call->text &&
+            rd_value_uint(rd_value_get(result, "handle"), &handle) == 0 && handle &&
+            !gw_text_handle(gw, handle)) {
+                uint64_t *h = reallocarray(gw->text_handles, gw->n_text_handles + 1, sizeof(*h));
+                if (h) {
+                        h[gw->n_text_handles++] = handle;
+                        gw->text_handles = h;
+                }
+        }
+        if (call->id && !gw->out_gone) {
+                if (error < 0)
+                        gw_put_error(gw, call->id, rd_error_name(error), "%s",
+                                     message && *message ? message : rd_error_message(error));
+                else if (gw_render(gw, result, call->text || arg.text, &json) < 0)
+                        gw_put_error(gw, call->id, "ENOMEM", "out of memory");
+                else {
+                        printf("{\"id\":%s,\"result\":%s}", call->id, json);
+                        gw_end_line(gw);
+                }
+        }
+        free(call->id);
+        free(call);
+}
+
+static int gw_on_event(rd_client *c, const rd_client_event *ev, void *userdata)
+{
+        gateway *gw = userdata;
+        _cleanup_free_ char *payload = NULL;
+        int r;
+
+        if (gw->out_gone)
+                return 0;
+        r = gw_render(gw, ev->payload, arg.text || gw_text_handle(gw, ev->handle), &payload);
+        if (r < 0)
+                return r;
+        fputs("{\"event\":", stdout);
+        put_json_string(stdout, ev->name);
+        printf(",\"payload\":%s}", payload);
+        gw_end_line(gw);
+        return 0;
+}
+
+/* A copy of a str value as a C string, or NULL when it is not a str without NULs. */
+static char *str_dup(const rd_value *v)
+{
+        const char *s;
+        size_t n;
+
+        if (rd_value_str(v, &s, &n) < 0 || memchr(s, '\0', n))
+                return NULL;
+        return strndup(s, n);
+}
+
+/* Handle one input line (without its newline). */
+static void gw_line(rd_client *c, gateway *gw, const char *line, size_t len)
+{
+        _cleanup_(rd_writer_done) rd_writer w = RD_WRITER_INIT;
+        _cleanup_(rd_writer_done) rd_writer frame = RD_WRITER_INIT;
+        _cleanup_free_ char *id = NULL, *method = NULL;
+        const rd_value *req, *v, *params = NULL;
+        rd_kv *kv = NULL;
+        char **keys = NULL;
+        rd_writer *vals = NULL;
+        size_t n = 0;
+        bool text = false;
+        char err[256];
+        int r;
+
+        gw->line++;
+        if (strspn(line, " \t\r") == len)
+                return; /* blank lines are skipped */
+
+        r = rd_json_to_msgpack(line, len, &w, err, sizeof(err));
+        if (r == -ENOMEM)
+                return gw_put_error(gw, NULL, "ENOMEM", "line %" PRIu64 ": out of memory",
+                                    gw->line);
+        if (r < 0)
+                return gw_put_error(gw, NULL, "EINVAL", "line %" PRIu64 ": %s", gw->line, err);
+        r = decode_value(gw->in, &frame, w.data, w.size, &req);
+        if (r < 0)
+                return gw_put_error(gw, NULL, rd_error_name(r), "line %" PRIu64 ": %s", gw->line,
+                                    rd_error_message(r));
+        if (rd_value_type_of(req) != RD_VALUE_MAP)
+                return gw_put_error(gw, NULL, "EINVAL",
+                                    "line %" PRIu64 ": a request must be a JSON object", gw->line);
+
+        v = rd_value_get(req, "id");
+        if (v) {
+                rd_value_type t = rd_value_type_of(v);
+                if (t == RD_VALUE_ARRAY || t == RD_VALUE_MAP)
+                        return gw_put_error(gw, NULL, "EINVAL",
+                                            "line %" PRIu64 ": \"id\" must be a JSON scalar",
+                                            gw->line);
+                if (rd_json_from_value(v, &id) < 0)
+                        return gw_put_error(gw, NULL, "ENOMEM", "line %" PRIu64 ": out of memory",
+                                            gw->line);
+        }
+        method = str_dup(rd_value_get(req, "method"));
+        if (!method || !*method)
+                return gw_put_error(gw, id, "EINVAL",
+                                    "line %" PRIu64 ": \"method\" must be a non-empty string",
+                                    gw->line);
+        v = rd_value_get(req, "text");
+        if (v && rd_value_bool(v, &text) < 0)
+                return gw_put_error(gw, id, "EINVAL",
+                                    "line %" PRIu64 ": \"text\" must be true or false", gw->line);
+        v = rd_value_get(req, "params");
+        if (v && rd_value_type_of(v) != RD_VALUE_NIL) {
+                if (rd_value_type_of(v) != RD_VALUE_MAP)
+                        return gw_put_error(gw, id, "EINVAL",
+                                            "line %" PRIu64 ": \"params\" must be a JSON object",
+                                            gw->line);
+                params = v;
+        }
+
+        /* Each param travels as its msgpack bytes (RD_RAW). */
+        n = rd_value_len(params);
+        kv = calloc(n ? n : 1, sizeof(*kv));
+        keys = calloc(n ? n : 1, sizeof(*keys));
+        vals = calloc(n ? n : 1, sizeof(*vals));
+        if (!kv || !keys || !vals) {
+                gw_put_error(gw, id, "ENOMEM", "line %" PRIu64 ": out of memory", gw->line);
+                goto finish;
+        }
+        for (size_t i = 0; i < n; i++) {
+                vals[i] = (rd_writer)RD_WRITER_INIT;
+                keys[i] = str_dup(rd_value_key_at(params, i));
+                if (!keys[i]) {
+                        gw_put_error(gw, id, "EINVAL", "line %" PRIu64 ": bad param name",
+                                     gw->line);
+                        goto finish;
+                }
+                r = encode_value(&vals[i], rd_value_val_at(params, i), false);
+                if (r < 0 || vals[i].failed) {
+                        gw_put_error(gw, id, r < 0 ? "EINVAL" : "ENOMEM",
+                                     "line %" PRIu64 ": param \"%s\": %s", gw->line, keys[i],
+                                     r < 0 ? "$ext values are not supported" : "out of memory");
+                        goto finish;
+                }
+                kv[i] = RD_RAW(keys[i], vals[i].data, vals[i].size);
+        }
+
+        gw_call *call = calloc(1, sizeof(*call));
+        if (!call) {
+                gw_put_error(gw, id, "ENOMEM", "line %" PRIu64 ": out of memory", gw->line);
+                goto finish;
+        }
+        *call = (gw_call){ .gw = gw, .id = id, .text = text };
+        r = rd_client_call_async(c, method, kv, n, gw_on_reply, call);
+        if (r < 0) {
+                free(call);
+                gw_put_error(gw, id, rd_error_name(r), "%s: %s", method, rd_error_message(r));
+                goto finish;
+        }
+        TAKE_PTR(id); /* the call owns it now */
+        gw->pending++;
+
+finish:
+        for (size_t i = 0; i < n && keys && vals; i++) {
+                free(keys[i]);
+                rd_writer_done(&vals[i]);
+        }
+        free(keys);
+        free(vals);
+        free(kv);
+}
+
+/* Read what stdin has; handle every whole line (and, at EOF, the last partial one). */
+static int gw_read(rd_client *c, gateway *gw)
+{
+        char chunk[STDIN_CHUNK];
+        ssize_t k;
+
+        k = read(STDIN_FILENO, chunk, sizeof(chunk));
+        if (k < 0)
+                return errno == EINTR || errno == EAGAIN ? 0 : -errno;
+        if (k == 0)
+                gw->eof = true;
+        else {
+                char *b = realloc(gw->buf, gw->len + (size_t)k + 1);
+                if (!b)
+                        return -ENOMEM;
+                memcpy(b + gw->len, chunk, (size_t)k);
+                gw->buf = b;
+                gw->len += (size_t)k;
+                gw->buf[gw->len] = '\0';
+        }
+
+        size_t start = 0;
+        for (char *nl; gw->len > start && (nl = memchr(gw->buf + start, '\n', gw->len - start));) {
+                *nl = '\0';
+                gw_line(c, gw, gw->buf + start, (size_t)(nl - (gw->buf + start)));
+                start = (size_t)(nl - gw->buf) + 1;
+        }
+        if (gw->eof && gw->len > start) {
+                gw_line(c, gw, gw->buf + start, gw->len - start);
+                start = gw->len;
+        }
+        memmove(gw->buf, gw->buf + start, gw->len - start);
+        gw->len -= start;
+        return 0;
+}
+
+/*
+ * gateway: requests from stdin until EOF, then the replies still to come;
+ * events are printed as they arrive. Exits 0 at EOF once every reply is in.
+ */
+static int cmd_gateway(rd_client *c, int argc, char **argv)
+{
+        gateway gw = {};
+        double deadline = 0;
+        int r, fd, status = EXIT_FAILURE;
+
+        if (rd_decoder_new(&gw.in) < 0 || rd_decoder_new(&gw.out) < 0) {
+                fprintf(stderr, "reactorctl: out of memory\n");
+                goto done;
+        }
+        r = rd_client_on_any(c, gw_on_event, &gw);
+        fd = r < 0 ? r : rd_client_fd(c);
+        if (fd < 0) {
+                fprintf(stderr, "reactorctl: gateway: %s\n", strerror(-fd));
+                goto done;
+        }
+
+        struct pollfd pfd[2] = {
+                { .fd = fd, .events = POLLIN },
+                { .fd = STDIN_FILENO, .events = POLLIN },
+        };
+        for (;;) {
+                r = rd_client_process(c);
+                if (gw.out_gone)
+                        goto done;
+                if (r < 0) {
+                        fprintf(stderr, "reactorctl: gateway: session lost: %s\n",
+                                rd_error_message(r));
+                        status = EXIT_UNREACHABLE;
+                        goto done;
+                }
+                if (gw.eof && gw.pending == 0) {
+                        status = EXIT_SUCCESS;
+                        goto done;
+                }
+
+                int timeout = rd_client_timeout(c);
+                if (gw.eof) {
+                        double left = deadline - now_sec();
+                        if (left <= 0) {
+                                fprintf(stderr,
+                                        "reactorctl: gateway: ETIMEDOUT: %zu replies did not "
+                                        "come within %g s\n",
+                                        gw.pending, arg.timeout);
+                                status = EXIT_UNREACHABLE;
+                                goto done;
+                        }
+                        int ms = (int)(left * 1000) + 1;
+                        if (timeout < 0 || ms < timeout)
+                                timeout = ms;
+                }
+                if (poll(pfd, gw.eof ? 1 : 2, timeout) < 0 && errno != EINTR) {
+                        fprintf(stderr, "reactorctl: gateway: poll: %m\n");
+                        goto done;
+                }
+                if (!gw.eof && (pfd[1].revents & (POLLIN | POLLHUP | POLLERR))) {
+                        r = gw_read(c, &gw);
+                        if (r < 0) {
+                                fprintf(stderr, "reactorctl: gateway: stdin: %s\n", strerror(-r));
+                                goto done;
+                        }
+                        if (gw.eof)
+                                deadline = now_sec() + arg.timeout;
+                }
+        }
+
+done:
+        /* Calls still in flight keep their userdata until the client is freed: leave it. */
+        rd_client_on_any(c, NULL, NULL);
+        free(gw.buf);
+        free(gw.text_handles);
+        rd_decoder_free(gw.in);
+        rd_decoder_free(gw.out);
+        return status;
+}
+
 typedef struct command {
         const char *name;
         int min_args; /* operands after the command name */
@@ -1489,6 +2022,8 @@ static const command commands[] = {
         { "spawn", 1, -1, cmd_spawn, "spawn -- CMD [ARG]...",
           "run CMD under reactord with this stdin, stdout and stderr" },
         { "ps", 0, 0, cmd_ps, "ps", "every process reactord runs, of every session" },
+        { "gateway", 0, 0, cmd_gateway, "gateway",
+          "JSON requests from stdin, JSON replies and events to stdout" },
 };
 
 static void help(void)
@@ -1520,6 +2055,8 @@ static void help(void)
                "      --env-inherit       spawn: start from reactord's environment, not an empty "
                "one\n"
                "      --cwd DIR           spawn: run the command in DIR\n"
+               "      --text              gateway: show every bin that is valid UTF-8 as a "
+               "string\n"
                "  -h, --help              show this help\n"
                "  -V, --version           show the version\n"
                "\n"
@@ -1540,6 +2077,17 @@ static void help(void)
                "holds only the --env variables unless --env-inherit is given, e.g.\n"
                "  reactorctl spawn --env-inherit -- make -j8\n"
                "\n"
+               "gateway reads one request per line, {\"id\": ID, \"method\": M, \"params\": "
+               "{...}}\n"
+               "(ID: any JSON scalar, echoed; without it no reply line is written), and writes\n"
+               "{\"id\": ID, \"result\": ...} or {\"id\": ID, \"error\": {\"code\": ..., "
+               "\"message\": ...}}\n"
+               "per reply and {\"event\": NAME, \"payload\": ...} per event; a bad line gets\n"
+               "{\"error\": {\"code\": \"EINVAL\", \"message\": \"line N: ...\"}}. "
+               "\"text\": true in a request\n"
+               "shows bins that are valid UTF-8 as strings in its reply and in the events of\n"
+               "the handle it creates. At EOF it waits for the replies due, then exits 0.\n"
+               "\n"
                "Exit status: 0 success, 1 error reply or connection error, 2 usage error,\n"
                "3 reactord unreachable. spawn: the command's exit status, 128+N when signal\n"
                "N killed it, 127 when it does not exist, 126 when it cannot be run.\n",
@@ -1553,6 +2101,7 @@ enum {
         OPT_ENV,
         OPT_ENV_INHERIT,
         OPT_CWD,
+        OPT_TEXT,
 };
 
 static int parse_restart(const char *s, rd_spawn_restart *ret)
@@ -1585,6 +2134,7 @@ static int parse_argv(int argc, char **argv)
                 { "env", required_argument, NULL, OPT_ENV },
                 { "env-inherit", no_argument, NULL, OPT_ENV_INHERIT },
                 { "cwd", required_argument, NULL, OPT_CWD },
+                { "text", no_argument, NULL, OPT_TEXT },
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, 'V' },
                 {},
@@ -1655,6 +2205,9 @@ static int parse_argv(int argc, char **argv)
                                 return usage_error("--cwd: expected a directory");
                         arg.cwd = optarg;
                         break;
+                case OPT_TEXT:
+                        arg.text = true;
+                        break;
                 case 'h':
                         help();
                         return -1;
@@ -1722,13 +2275,16 @@ int main(int argc, char **argv)
                 return usage_error("--pty, --restart, --env, --env-inherit and --cwd are for "
                                    "'spawn'");
 
+        if (cmd->run != cmd_gateway && arg.text)
+                return usage_error("--text is for 'gateway'");
+
         /* A closed stdout ends watch through a failed write, not a signal. */
         signal(SIGPIPE, SIG_IGN);
 
         r = connect_client(&c);
         if (r != 0)
                 return r;
-        if (cmd->run != cmd_watch)
+        if (cmd->run != cmd_watch && cmd->run != cmd_gateway)
                 (void)rd_client_on_any(c, on_stray_event, NULL);
         return cmd->run(c, argc, argv);
 }
