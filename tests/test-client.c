@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * libreactord through a real reactord: each test starts the daemon on a
- * temporary ipc:// endpoint and stops it afterwards. Timeouts are generous;
+ * temporary ipc:// fixture_endpoint and stops it afterwards. Timeouts are generous;
  * only behaviour is asserted, never timing.
  */
 #include <check.h>
@@ -20,74 +20,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fixture.h"
 #include "reactord/client.h"
 
-static char tmpdir[PATH_MAX];
-static char endpoint[PATH_MAX + 16];
-static pid_t daemon_pid = -1;
-
-/* ---- the daemon --------------------------------------------------------------------------- */
-
-static double now(void)
-{
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static int unlink_cb(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-        return remove(path);
-}
-
-/* Idempotent: runs from the teardown and, when a failed assertion exits the test early, atexit. */
-static void daemon_stop(void)
-{
-        if (daemon_pid > 0) {
-                kill(daemon_pid, SIGTERM);
-                while (waitpid(daemon_pid, NULL, 0) < 0 && errno == EINTR)
-                        ;
-                daemon_pid = -1;
-        }
-        if (tmpdir[0]) {
-                nftw(tmpdir, unlink_cb, 16, FTW_DEPTH | FTW_PHYS);
-                tmpdir[0] = '\0';
-        }
-}
+/* ---- the daemon: tests/fixture.c ---------------------------------------------------------- */
 
 static void daemon_start(void)
 {
-        const char *exe = getenv("REACTORD");
-        const char *tmp = getenv("TMPDIR");
-        rd_client_options opts = { .timeout = 0.5 };
-        rd_client *c = NULL;
-        int r = -EIO;
-
-        ck_assert_msg(exe && *exe, "$REACTORD is not set");
-        snprintf(tmpdir, sizeof(tmpdir), "%s/test-client-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-        ck_assert_ptr_nonnull(mkdtemp(tmpdir));
-        snprintf(endpoint, sizeof(endpoint), "ipc://%s/bus", tmpdir);
-        atexit(daemon_stop);
-
-        daemon_pid = fork();
-        ck_assert_int_ge(daemon_pid, 0);
-        if (daemon_pid == 0) {
-                prctl(PR_SET_PDEATHSIG, SIGTERM); /* never outlive the test */
-                execl(exe, exe, "--endpoint", endpoint, (char *)NULL);
-                _exit(127);
-        }
-
-        /* Wait until it answers a hello. */
-        for (double deadline = now() + 30; now() < deadline;) {
-                ck_assert_int_eq(waitpid(daemon_pid, NULL, WNOHANG), 0);
-                r = rd_client_new(endpoint, &opts, &c);
-                if (r >= 0)
-                        break;
-                usleep(20 * 1000);
-        }
-        ck_assert_msg(r >= 0, "reactord does not answer: %s", strerror(-r));
-        rd_client_free(c);
-        setenv("REACTORD_ENDPOINT", endpoint, 1);
+        fixture_daemon_start("test-client");
 }
 
 static rd_client *client_new(void)
@@ -95,7 +35,7 @@ static rd_client *client_new(void)
         rd_client_options opts = { .name = "test-client", .timeout = 60 };
         rd_client *c = NULL;
 
-        ck_assert_int_eq(rd_client_new(endpoint, &opts, &c), 0);
+        ck_assert_int_eq(rd_client_new(fixture_endpoint, &opts, &c), 0);
         ck_assert_ptr_nonnull(c);
         return c;
 }
@@ -147,7 +87,7 @@ START_TEST(test_default_endpoint)
         ck_assert_str_eq(ep, "ipc:///run/user/4242/reactord/bus");
         free(ep);
 
-        /* No endpoint argument: $REACTORD_ENDPOINT (set by daemon_start) is used. */
+        /* No fixture_endpoint argument: $REACTORD_ENDPOINT (set by daemon_start) is used. */
         ck_assert_int_eq(rd_client_new(NULL, NULL, &c), 0);
         ck_assert_int_eq(rd_client_call(c, "reactor.ping", NULL, 0, NULL), 0);
         rd_client_free(c);
@@ -509,7 +449,7 @@ START_TEST(test_credit)
         rd_client *c = NULL;
         flood_state s = { 0 };
 
-        ck_assert_int_eq(rd_client_new(endpoint, &opts, &c), 0);
+        ck_assert_int_eq(rd_client_new(fixture_endpoint, &opts, &c), 0);
         ck_assert_int_eq(rd_client_call_every(c, 0.001, true, flood_cb, &s, &s.handle), 0);
         ck_assert_int_eq(rd_client_run(c), 0);
         ck_assert_int_eq(s.runs, 500);
@@ -573,7 +513,7 @@ START_TEST(test_embedded)
         ck_assert_int_eq(rd_client_call_later(c, 0.05, embed_fired, &s, NULL), 0);
 
         /* Someone else's poll() loop. */
-        for (double deadline = now() + 30; !s.fired && now() < deadline;) {
+        for (double deadline = fixture_now() + 30; !s.fired && fixture_now() < deadline;) {
                 struct pollfd p = { .fd = fd, .events = POLLIN };
                 timeout = rd_client_timeout(c);
                 ck_assert_int_ge(timeout, -1);
@@ -603,7 +543,7 @@ START_TEST(test_session_closed)
         rd_client *c = NULL;
         bool closed = false;
 
-        ck_assert_int_eq(rd_client_new(endpoint, &opts, &c), 0);
+        ck_assert_int_eq(rd_client_new(fixture_endpoint, &opts, &c), 0);
         ck_assert_int_eq(rd_client_on_any(c, closed_any, &closed), 0);
         /* Say nothing for many leases: reactord ends the session. */
         usleep(1500 * 1000);
@@ -621,7 +561,7 @@ START_TEST(test_lease_keepalive)
         bool stopped = false, closed = false;
 
         /* Idle in rd_client_run() for many leases: the library's pings keep the session. */
-        ck_assert_int_eq(rd_client_new(endpoint, &opts, &c), 0);
+        ck_assert_int_eq(rd_client_new(fixture_endpoint, &opts, &c), 0);
         ck_assert_int_eq(rd_client_on_any(c, closed_any, &closed), 0);
         ck_assert_int_le(rd_client_timeout(c), 100);
         ck_assert_int_eq(rd_client_call_later(c, 1.0, stop_cb, &stopped, NULL), 0);
@@ -687,8 +627,8 @@ static int run_example(const char *env, char **out, char **err)
         pid_t pid;
 
         ck_assert_msg(exe && *exe, "$%s is not set", env);
-        snprintf(out_path, sizeof(out_path), "%s/stdout", tmpdir);
-        snprintf(err_path, sizeof(err_path), "%s/stderr", tmpdir);
+        snprintf(out_path, sizeof(out_path), "%s/stdout", fixture_tmpdir);
+        snprintf(err_path, sizeof(err_path), "%s/stderr", fixture_tmpdir);
         pid = fork();
         ck_assert_int_ge(pid, 0);
         if (pid == 0) {
@@ -765,7 +705,7 @@ static Suite *client_suite(void)
         TCase *tc;
 
         tc = tcase_create("session");
-        tcase_add_checked_fixture(tc, daemon_start, daemon_stop);
+        tcase_add_checked_fixture(tc, daemon_start, fixture_daemon_stop);
         tcase_add_test(tc, test_hello);
         tcase_add_test(tc, test_default_endpoint);
         tcase_add_test(tc, test_call_sync);
@@ -777,7 +717,7 @@ static Suite *client_suite(void)
         suite_add_tcase(s, tc);
 
         tc = tcase_create("dispatch");
-        tcase_add_checked_fixture(tc, daemon_start, daemon_stop);
+        tcase_add_checked_fixture(tc, daemon_start, fixture_daemon_stop);
         tcase_add_test(tc, test_call_later);
         tcase_add_test(tc, test_call_every);
         tcase_add_test(tc, test_cancel);
@@ -790,7 +730,7 @@ static Suite *client_suite(void)
         suite_add_tcase(s, tc);
 
         tc = tcase_create("examples");
-        tcase_add_checked_fixture(tc, daemon_start, daemon_stop);
+        tcase_add_checked_fixture(tc, daemon_start, fixture_daemon_stop);
         tcase_add_test(tc, test_example_hello);
         tcase_add_test(tc, test_example_countdown);
         tcase_add_test(tc, test_example_failing_callback);

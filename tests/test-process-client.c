@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The process calls of libreactord and reactorctl's spawn and ps, through a
- * real reactord: each test starts the daemon on a temporary ipc:// endpoint.
+ * real reactord: each test starts the daemon on a temporary ipc:// fixture_endpoint.
  * The children are small standard programs (sh, cat, sleep, stty). Timeouts
  * are generous; only behaviour is asserted.
  */
@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fixture.h"
 #include "reactord/client.h"
 #include "reactord/process.h"
 
@@ -30,72 +31,11 @@
 
 #define ELEMENTSOF(x) (sizeof(x) / sizeof((x)[0]))
 
-static char tmpdir[PATH_MAX];
-static char endpoint[PATH_MAX + 16];
-static pid_t daemon_pid = -1;
-
-/* ---- the daemon --------------------------------------------------------------------------- */
-
-static double now(void)
-{
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static int unlink_cb(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-        return remove(path);
-}
-
-/* Idempotent: runs from the teardown and, when a failed assertion exits the test early, atexit. */
-static void daemon_stop(void)
-{
-        if (daemon_pid > 0) {
-                kill(daemon_pid, SIGTERM);
-                while (waitpid(daemon_pid, NULL, 0) < 0 && errno == EINTR)
-                        ;
-                daemon_pid = -1;
-        }
-        if (tmpdir[0]) {
-                nftw(tmpdir, unlink_cb, 16, FTW_DEPTH | FTW_PHYS);
-                tmpdir[0] = '\0';
-        }
-}
+/* ---- the daemon: tests/fixture.c ---------------------------------------------------------- */
 
 static void daemon_start(void)
 {
-        const char *exe = getenv("REACTORD");
-        const char *tmp = getenv("TMPDIR");
-        rd_client_options opts = { .timeout = 0.5 };
-        rd_client *c = NULL;
-        int r = -EIO;
-
-        signal(SIGPIPE, SIG_IGN);
-        ck_assert_msg(exe && *exe, "$REACTORD is not set");
-        snprintf(tmpdir, sizeof(tmpdir), "%s/test-process-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-        ck_assert_ptr_nonnull(mkdtemp(tmpdir));
-        snprintf(endpoint, sizeof(endpoint), "ipc://%s/bus", tmpdir);
-        atexit(daemon_stop);
-
-        daemon_pid = fork();
-        ck_assert_int_ge(daemon_pid, 0);
-        if (daemon_pid == 0) {
-                prctl(PR_SET_PDEATHSIG, SIGTERM); /* never outlive the test */
-                execl(exe, exe, "--endpoint", endpoint, (char *)NULL);
-                _exit(127);
-        }
-
-        for (double deadline = now() + 30; now() < deadline;) {
-                ck_assert_int_eq(waitpid(daemon_pid, NULL, WNOHANG), 0);
-                r = rd_client_new(endpoint, &opts, &c);
-                if (r >= 0)
-                        break;
-                usleep(20 * 1000);
-        }
-        ck_assert_msg(r >= 0, "reactord does not answer: %s", strerror(-r));
-        rd_client_free(c);
-        setenv("REACTORD_ENDPOINT", endpoint, 1);
+        fixture_daemon_start("test-process");
 }
 
 static rd_client *client_new(void)
@@ -103,7 +43,7 @@ static rd_client *client_new(void)
         rd_client_options opts = { .name = "test-process-client", .timeout = 60 };
         rd_client *c = NULL;
 
-        ck_assert_int_eq(rd_client_new(endpoint, &opts, &c), 0);
+        ck_assert_int_eq(rd_client_new(fixture_endpoint, &opts, &c), 0);
         return c;
 }
 
@@ -211,11 +151,11 @@ static int record(rd_client *c, const rd_client_event *ev, void *userdata)
 #define PUMP_UNTIL(a, expr)                                                                        \
         ({                                                                                         \
                 bool _ok = false;                                                                  \
-                for (double _deadline = now() + WAIT_SEC;;) {                                      \
+                for (double _deadline = fixture_now() + WAIT_SEC;;) {                              \
                         ck_assert_int_ge(rd_client_process(a), 0);                                 \
                         if ((_ok = (expr)))                                                        \
                                 break;                                                             \
-                        if (now() > _deadline)                                                     \
+                        if (fixture_now() > _deadline)                                             \
                                 break;                                                             \
                         struct pollfd _p = { .fd = rd_client_fd(a), .events = POLLIN };            \
                         poll(&_p, 1, 5);                                                           \
@@ -226,8 +166,8 @@ static int record(rd_client *c, const rd_client_event *ev, void *userdata)
 /* Let the client dispatch for `sec` seconds. */
 static void pump_for(rd_client *c, double sec)
 {
-        double until = now() + sec;
-        PUMP_UNTIL(c, now() > until);
+        double until = fixture_now() + sec;
+        PUMP_UNTIL(c, fixture_now() > until);
 }
 
 /* Spawn with a recording handler. */
@@ -290,10 +230,10 @@ START_TEST(test_spawn_options)
         rd_spawn_options o = RD_SPAWN_OPTIONS_INIT;
         rec r = { 0 };
         o.env = env;
-        o.cwd = tmpdir;
+        o.cwd = fixture_tmpdir;
         spawn_rec(c, argv, &o, &r);
         PUMP_UNTIL(c, r.final);
-        snprintf(expect, sizeof(expect), "2 two words unset\n%s\n", tmpdir);
+        snprintf(expect, sizeof(expect), "2 two words unset\n%s\n", fixture_tmpdir);
         ck_assert_str_eq(buf_str(&r.out), expect);
         ck_assert_str_eq(buf_str(&r.err), "oops\n");
         rec_done(&r);
@@ -368,7 +308,7 @@ START_TEST(test_spawn_errors)
         ck_assert_int_eq(rd_client_spawn(c, bare, NULL, &h, &pid), -ENOENT);
 
         /* A file that is not executable. */
-        snprintf(path, sizeof(path), "%s/not-executable", tmpdir);
+        snprintf(path, sizeof(path), "%s/not-executable", fixture_tmpdir);
         fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
         ck_assert_int_ge(fd, 0);
         ck_assert_int_eq(write(fd, "#!/bin/sh\n", 10), 10);
@@ -602,11 +542,11 @@ START_TEST(test_stop)
         double t0;
 
         PUMP_UNTIL(c, r.out.len > 0);
-        t0 = now();
+        t0 = fixture_now();
         ck_assert_int_eq(rd_client_process_stop(c, h, 0, 0.3), 0);
         PUMP_UNTIL(c, r.final);
         ck_assert_int_eq(r.signo, SIGKILL);
-        ck_assert(now() - t0 >= 0.25);
+        ck_assert(fixture_now() - t0 >= 0.25);
         rec_done(&r);
 
         /* Stopping from the process's own handler. */
@@ -712,12 +652,12 @@ START_TEST(test_take)
 
         /* Its owner goes; the process stays, and b takes it over. */
         rd_client_free(a);
-        for (double deadline = now() + WAIT_SEC;; usleep(20 * 1000)) {
+        for (double deadline = fixture_now() + WAIT_SEC;; usleep(20 * 1000)) {
                 int e = rd_client_process_take(b, "keeper", &hb);
                 if (e == 0)
                         break;
                 ck_assert_int_eq(e, -EBUSY);
-                ck_assert(now() < deadline);
+                ck_assert(fixture_now() < deadline);
         }
         ck_assert_uint_gt(hb, 0);
         ck_assert_int_eq(rd_client_on(b, hb, record, &rb), 0);
@@ -769,14 +709,14 @@ static proc run(const char *const *argv)
 /* Read `fd` to its EOF. */
 static char *read_all(int fd)
 {
-        double deadline = now() + WAIT_SEC;
+        double deadline = fixture_now() + WAIT_SEC;
         buf b = { 0 };
         char tmp[4096];
 
         buf_append(&b, "", 0);
         for (;;) {
                 struct pollfd p = { .fd = fd, .events = POLLIN };
-                ck_assert_msg(now() < deadline, "no EOF; so far '%s'", buf_str(&b));
+                ck_assert_msg(fixture_now() < deadline, "no EOF; so far '%s'", buf_str(&b));
                 if (poll(&p, 1, 100) <= 0)
                         continue;
                 ssize_t n = read(fd, tmp, sizeof(tmp));
@@ -792,11 +732,11 @@ static char *read_all(int fd)
 /* Wait for the program to exit (killing it when it takes too long); its exit status. */
 static int reap(proc *p)
 {
-        double deadline = now() + WAIT_SEC;
+        double deadline = fixture_now() + WAIT_SEC;
         int status;
         pid_t r;
 
-        while ((r = waitpid(p->pid, &status, WNOHANG)) == 0 && now() < deadline)
+        while ((r = waitpid(p->pid, &status, WNOHANG)) == 0 && fixture_now() < deadline)
                 usleep(10 * 1000);
         if (r == 0) {
                 kill(p->pid, SIGKILL);
@@ -1045,7 +985,7 @@ static Suite *process_client_suite(void)
         TCase *tc;
 
         tc = tcase_create("library");
-        tcase_add_checked_fixture(tc, daemon_start, daemon_stop);
+        tcase_add_checked_fixture(tc, daemon_start, fixture_daemon_stop);
         tcase_add_test(tc, test_spawn_echo);
         tcase_add_test(tc, test_spawn_options);
         tcase_add_test(tc, test_spawn_errors);
@@ -1060,7 +1000,7 @@ static Suite *process_client_suite(void)
         suite_add_tcase(s, tc);
 
         tc = tcase_create("reactorctl");
-        tcase_add_checked_fixture(tc, daemon_start, daemon_stop);
+        tcase_add_checked_fixture(tc, daemon_start, fixture_daemon_stop);
         tcase_add_test(tc, test_reactorctl_spawn);
         tcase_add_test(tc, test_reactorctl_spawn_errors);
         tcase_add_test(tc, test_reactorctl_spawn_big);

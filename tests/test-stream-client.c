@@ -2,7 +2,7 @@
 /*
  * The socket calls of libreactord, the echo-server example and reactorctl's
  * listen and connect, through a real reactord: each test starts the daemon on
- * a temporary ipc:// endpoint. The other end of every connection is a plain
+ * a temporary ipc:// fixture_endpoint. The other end of every connection is a plain
  * socket of the test. Timeouts are generous; only behaviour is asserted.
  */
 #include <arpa/inet.h>
@@ -26,78 +26,18 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fixture.h"
 #include "reactord/client.h"
 #include "reactord/stream.h"
 
 /* How long any one wait may take before the test fails. */
 #define WAIT_SEC 20.0
 
-static char tmpdir[PATH_MAX];
-static char endpoint[PATH_MAX + 16];
-static pid_t daemon_pid = -1;
-
-/* ---- the daemon --------------------------------------------------------------------------- */
-
-static double now(void)
-{
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static int unlink_cb(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-        return remove(path);
-}
-
-/* Idempotent: runs from the teardown and, when a failed assertion exits the test early, atexit. */
-static void daemon_stop(void)
-{
-        if (daemon_pid > 0) {
-                kill(daemon_pid, SIGTERM);
-                while (waitpid(daemon_pid, NULL, 0) < 0 && errno == EINTR)
-                        ;
-                daemon_pid = -1;
-        }
-        if (tmpdir[0]) {
-                nftw(tmpdir, unlink_cb, 16, FTW_DEPTH | FTW_PHYS);
-                tmpdir[0] = '\0';
-        }
-}
+/* ---- the daemon: tests/fixture.c ---------------------------------------------------------- */
 
 static void daemon_start(void)
 {
-        const char *exe = getenv("REACTORD");
-        const char *tmp = getenv("TMPDIR");
-        rd_client_options opts = { .timeout = 0.5 };
-        rd_client *c = NULL;
-        int r = -EIO;
-
-        signal(SIGPIPE, SIG_IGN);
-        ck_assert_msg(exe && *exe, "$REACTORD is not set");
-        snprintf(tmpdir, sizeof(tmpdir), "%s/test-stream-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-        ck_assert_ptr_nonnull(mkdtemp(tmpdir));
-        snprintf(endpoint, sizeof(endpoint), "ipc://%s/bus", tmpdir);
-        atexit(daemon_stop);
-
-        daemon_pid = fork();
-        ck_assert_int_ge(daemon_pid, 0);
-        if (daemon_pid == 0) {
-                prctl(PR_SET_PDEATHSIG, SIGTERM); /* never outlive the test */
-                execl(exe, exe, "--endpoint", endpoint, (char *)NULL);
-                _exit(127);
-        }
-
-        for (double deadline = now() + 30; now() < deadline;) {
-                ck_assert_int_eq(waitpid(daemon_pid, NULL, WNOHANG), 0);
-                r = rd_client_new(endpoint, &opts, &c);
-                if (r >= 0)
-                        break;
-                usleep(20 * 1000);
-        }
-        ck_assert_msg(r >= 0, "reactord does not answer: %s", strerror(-r));
-        rd_client_free(c);
-        setenv("REACTORD_ENDPOINT", endpoint, 1);
+        fixture_daemon_start("test-stream");
 }
 
 static rd_client *client_new(void)
@@ -105,7 +45,7 @@ static rd_client *client_new(void)
         rd_client_options opts = { .name = "test-stream-client", .timeout = 60 };
         rd_client *c = NULL;
 
-        ck_assert_int_eq(rd_client_new(endpoint, &opts, &c), 0);
+        ck_assert_int_eq(rd_client_new(fixture_endpoint, &opts, &c), 0);
         return c;
 }
 
@@ -193,7 +133,7 @@ static int record(rd_client *c, const rd_client_event *ev, void *userdata)
 /* Dispatch the clients' events (through the embeddable API) until `cond` holds. */
 static bool pump_until(rd_client *a, rd_client *b, bool (*cond)(void *), void *userdata)
 {
-        double deadline = now() + WAIT_SEC;
+        double deadline = fixture_now() + WAIT_SEC;
         struct pollfd pfd[2];
 
         for (;;) {
@@ -203,7 +143,7 @@ static bool pump_until(rd_client *a, rd_client *b, bool (*cond)(void *), void *u
                         ck_assert_int_ge(rd_client_process(b), 0);
                 if (cond(userdata))
                         return true;
-                if (now() > deadline)
+                if (fixture_now() > deadline)
                         return false;
                 pfd[0] = (struct pollfd){ .fd = a ? rd_client_fd(a) : -1, .events = POLLIN };
                 pfd[1] = (struct pollfd){ .fd = b ? rd_client_fd(b) : -1, .events = POLLIN };
@@ -214,26 +154,26 @@ static bool pump_until(rd_client *a, rd_client *b, bool (*cond)(void *), void *u
 /* Let the clients dispatch for `sec` seconds. */
 static bool never(void *userdata)
 {
-        return *(double *)userdata < now();
+        return *(double *)userdata < fixture_now();
 }
 
 static void pump_for(rd_client *a, rd_client *b, double sec)
 {
-        double until = now() + sec;
+        double until = fixture_now() + sec;
         pump_until(a, b, never, &until);
 }
 
 #define PUMP_UNTIL(a, b, expr)                                                                     \
         ({                                                                                         \
                 bool _ok = false;                                                                  \
-                for (double _deadline = now() + WAIT_SEC;;) {                                      \
+                for (double _deadline = fixture_now() + WAIT_SEC;;) {                              \
                         if (a)                                                                     \
                                 ck_assert_int_ge(rd_client_process(a), 0);                         \
                         if (b)                                                                     \
                                 ck_assert_int_ge(rd_client_process(b), 0);                         \
                         if ((_ok = (expr)))                                                        \
                                 break;                                                             \
-                        if (now() > _deadline)                                                     \
+                        if (fixture_now() > _deadline)                                             \
                                 break;                                                             \
                         usleep(2000);                                                              \
                 }                                                                                  \
@@ -342,14 +282,14 @@ static void write_all(int fd, const void *data, size_t n)
  */
 static char *read_plain(int fd, size_t want, size_t *len)
 {
-        double deadline = now() + WAIT_SEC;
+        double deadline = fixture_now() + WAIT_SEC;
         size_t n = 0, cap = 65536;
         char *buf = malloc(cap + 1);
 
         ck_assert_ptr_nonnull(buf);
         while (n < want) {
                 struct pollfd p = { .fd = fd, .events = POLLIN };
-                ck_assert_msg(now() < deadline, "read timed out after %zu bytes", n);
+                ck_assert_msg(fixture_now() < deadline, "read timed out after %zu bytes", n);
                 if (poll(&p, 1, 100) <= 0)
                         continue;
                 if (n == cap) {
@@ -492,7 +432,7 @@ START_TEST(test_unix_listen)
         struct stat st;
         int fd;
 
-        snprintf(path, sizeof(path), "%s/listen.sock", tmpdir);
+        snprintf(path, sizeof(path), "%s/listen.sock", fixture_tmpdir);
         ck_assert_int_eq(rd_client_unix_listen(c, path, false, &o, &listener), 0);
         ck_assert_int_eq(stat(path, &st), 0);
         ck_assert(S_ISSOCK(st.st_mode));
@@ -507,13 +447,13 @@ START_TEST(test_unix_listen)
 
         /* The file exists: EADDRINUSE, and reactord leaves other files alone. */
         ck_assert_int_eq(rd_client_unix_listen(c, path, false, NULL, NULL), -EADDRINUSE);
-        snprintf(path, sizeof(path), "%s/file", tmpdir);
+        snprintf(path, sizeof(path), "%s/file", fixture_tmpdir);
         close(open(path, O_CREAT | O_WRONLY | O_CLOEXEC, 0600));
         ck_assert_int_eq(rd_client_unix_listen(c, path, false, NULL, NULL), -EADDRINUSE);
         ck_assert_int_eq(access(path, F_OK), 0);
 
         /* The socket file goes with its listener. */
-        snprintf(path, sizeof(path), "%s/listen.sock", tmpdir);
+        snprintf(path, sizeof(path), "%s/listen.sock", fixture_tmpdir);
         ck_assert_int_eq(rd_client_listener_close(c, listener), 0);
         ck_assert_int_eq(access(path, F_OK), -1);
 
@@ -714,7 +654,7 @@ START_TEST(test_unix_connect)
         rec sr = { 0 };
         int lfd, fd;
 
-        snprintf(path, sizeof(path), "%s/plain.sock", tmpdir);
+        snprintf(path, sizeof(path), "%s/plain.sock", fixture_tmpdir);
         lfd = unix_listen_plain(path, false);
         ck_assert_int_eq(rd_client_unix_connect(c, path, false, &stream), 0);
         ck_assert_int_eq(rd_client_on(c, stream, record, &sr), 0);
@@ -1043,11 +983,11 @@ static proc spawn(const char *const *argv)
 /* Wait for the program to exit (killing it when it takes too long); its exit status. */
 static int reap(proc *p)
 {
-        double deadline = now() + WAIT_SEC;
+        double deadline = fixture_now() + WAIT_SEC;
         int status;
         pid_t r;
 
-        while ((r = waitpid(p->pid, &status, WNOHANG)) == 0 && now() < deadline)
+        while ((r = waitpid(p->pid, &status, WNOHANG)) == 0 && fixture_now() < deadline)
                 usleep(10 * 1000);
         if (r == 0) {
                 kill(p->pid, SIGKILL);
@@ -1071,12 +1011,12 @@ static void proc_close(proc *p)
 /* Read one line of `fd` (without its newline) into buf. */
 static void read_line(int fd, char *buf, size_t size)
 {
-        double deadline = now() + WAIT_SEC;
+        double deadline = fixture_now() + WAIT_SEC;
         size_t n = 0;
 
         while (n + 1 < size) {
                 struct pollfd p = { .fd = fd, .events = POLLIN };
-                ck_assert_msg(now() < deadline, "no line: '%.*s'", (int)n, buf);
+                ck_assert_msg(fixture_now() < deadline, "no line: '%.*s'", (int)n, buf);
                 if (poll(&p, 1, 100) <= 0)
                         continue;
                 ck_assert_int_eq(read(fd, buf + n, 1), 1);
@@ -1129,8 +1069,8 @@ START_TEST(test_echo_server)
         got = malloc(big);
         ck_assert_ptr_nonnull(got);
         fcntl(fd, F_SETFL, O_NONBLOCK);
-        for (double deadline = now() + 60; recvd < big;) {
-                ck_assert_msg(now() < deadline, "echo stalled at %zu/%zu", recvd, big);
+        for (double deadline = fixture_now() + 60; recvd < big;) {
+                ck_assert_msg(fixture_now() < deadline, "echo stalled at %zu/%zu", recvd, big);
                 struct pollfd pf = { .fd = fd,
                                      .events = (short)(POLLIN | (sent < big ? POLLOUT : 0)) };
                 /* Read only once all is sent, or when writing is blocked. */
@@ -1291,7 +1231,7 @@ START_TEST(test_reactorctl_listen_unix)
         char path[PATH_MAX + 16], line[PATH_MAX + 64], *out;
         int fd;
 
-        snprintf(path, sizeof(path), "%s/ctl.sock", tmpdir);
+        snprintf(path, sizeof(path), "%s/ctl.sock", fixture_tmpdir);
         const char *argv[] = { program("REACTORCTL"), "listen", "unix", path, NULL };
         proc p = spawn(argv);
         read_line(p.err, line, sizeof(line));
@@ -1359,7 +1299,7 @@ static Suite *stream_client_suite(void)
         TCase *tc;
 
         tc = tcase_create("listeners");
-        tcase_add_checked_fixture(tc, daemon_start, daemon_stop);
+        tcase_add_checked_fixture(tc, daemon_start, fixture_daemon_stop);
         tcase_add_test(tc, test_tcp_listen);
         tcase_add_test(tc, test_tcp_listen_options);
         tcase_add_test(tc, test_unix_listen);
@@ -1367,7 +1307,7 @@ static Suite *stream_client_suite(void)
         suite_add_tcase(s, tc);
 
         tc = tcase_create("streams");
-        tcase_add_checked_fixture(tc, daemon_start, daemon_stop);
+        tcase_add_checked_fixture(tc, daemon_start, fixture_daemon_stop);
         tcase_add_test(tc, test_tcp_connect);
         tcase_add_test(tc, test_connect_errors);
         tcase_add_test(tc, test_unix_connect);
@@ -1378,12 +1318,12 @@ static Suite *stream_client_suite(void)
         suite_add_tcase(s, tc);
 
         tc = tcase_create("datagrams");
-        tcase_add_checked_fixture(tc, daemon_start, daemon_stop);
+        tcase_add_checked_fixture(tc, daemon_start, fixture_daemon_stop);
         tcase_add_test(tc, test_udp);
         suite_add_tcase(s, tc);
 
         tc = tcase_create("programs");
-        tcase_add_checked_fixture(tc, daemon_start, daemon_stop);
+        tcase_add_checked_fixture(tc, daemon_start, fixture_daemon_stop);
         tcase_add_test(tc, test_echo_server);
         tcase_add_test(tc, test_reactorctl_connect);
         tcase_add_test(tc, test_reactorctl_connect_refused);
