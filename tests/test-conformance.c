@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The conformance exchanges of proto/conformance (see its README) replayed
- * through `reactorctl gateway`: each file against a fresh reactord, one
- * gateway session per file, every expectation matched by subset.
+ * by two runners, each file against a fresh reactord with every expectation
+ * matched by subset: through `reactorctl gateway` (one gateway session per
+ * file; tests gateway_FILE) and through libreactord itself (one rd_client per
+ * file; tests c_client_FILE).
  */
 #include <check.h>
 #include <dirent.h>
@@ -19,6 +21,7 @@
 #include <unistd.h>
 
 #include "proto/decoder.h"
+#include "proto/error.h"
 #include "proto/json.h"
 #include "proto/writer.h"
 #include "reactord/client.h"
@@ -85,6 +88,28 @@ static char *to_json(const rd_value *v)
         char *s = NULL;
         ck_assert_int_eq(rd_json_from_value(v, &s), 0);
         return s;
+}
+
+/* `s` as a JSON string (caller frees). */
+static char *json_string(const char *s)
+{
+        size_t n = strlen(s);
+        char *out = malloc(6 * n + 3), *o = out;
+
+        ck_assert_ptr_nonnull(out);
+        *o++ = '"';
+        for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+                if (*p == '"' || *p == '\\') {
+                        *o++ = '\\';
+                        *o++ = (char)*p;
+                } else if (*p < 0x20)
+                        o += sprintf(o, "\\u%04x", *p);
+                else
+                        *o++ = (char)*p;
+        }
+        *o++ = '"';
+        *o = '\0';
+        return out;
 }
 
 /* Does `actual` match `expected` (README, "Matching")? */
@@ -285,15 +310,37 @@ static void gateway_stop(gateway *g)
 
 /* ---- replaying a file ------------------------------------------------------------------------ */
 
-typedef struct replay {
+typedef struct replay replay;
+
+/* How a runner reaches reactord. */
+typedef struct transport {
+        /*
+         * Send `method` with `params_json` (NULL for none) and wait for its
+         * response; events arriving meanwhile go to rp->events. Returns the
+         * response as JSON holding "result" or "error" (caller frees).
+         */
+        char *(*call)(replay *rp, const char *method, const char *params_json);
+        /* Wait for more events into rp->events; false once `deadline` has passed. */
+        bool (*wait)(replay *rp, double deadline);
+} transport;
+
+struct replay {
         const char *file;
         unsigned lineno;
+        const transport *t;
+        void *ctx;                   /* the transport's own state */
         char *saved_name[MAX_SAVED]; /* "$NAME" */
         char *saved_json[MAX_SAVED]; /* its value as JSON */
         size_t n_saved;
         char *events[MAX_QUEUED]; /* event lines not yet matched */
         size_t n_events;
-} replay;
+};
+
+static void queue_event(replay *rp, char *line)
+{
+        ck_assert_uint_lt(rp->n_events, MAX_QUEUED);
+        rp->events[rp->n_events++] = line;
+}
 
 /* `line` with every saved "$NAME" string replaced by its value (caller frees). */
 static char *substitute(const replay *rp, const char *line)
@@ -331,51 +378,36 @@ static bool event_matches(const rd_value *expected, const char *ev)
         return ok;
 }
 
-/* Read gateway lines until the response `id`; events are queued on the way. */
-static char *await_response(replay *rp, gateway *g, unsigned id)
-{
-        char want[32];
-
-        snprintf(want, sizeof(want), "{\"id\":%u,", id);
-        for (double deadline = now() + WAIT_SECONDS;;) {
-                char *line = gateway_line(g, deadline);
-                ck_assert_msg(line, "%s:%u: no response", rp->file, rp->lineno);
-                if (strncmp(line, want, strlen(want)) == 0)
-                        return line;
-                ck_assert_msg(strncmp(line, "{\"event\":", 9) == 0, "%s:%u: unexpected line %s",
-                              rp->file, rp->lineno, line);
-                ck_assert_uint_lt(rp->n_events, MAX_QUEUED);
-                rp->events[rp->n_events++] = line;
-        }
-}
-
-static void step_send(replay *rp, gateway *g, const rd_value *step)
+static void step_send(replay *rp, const rd_value *step)
 {
         const rd_value *send = rd_value_get(step, "send"), *expect = rd_value_get(step, "expect");
         const rd_value *exp_result = rd_value_get(expect, "result");
         const rd_value *exp_error = rd_value_get(expect, "error");
         const rd_value *save = rd_value_get(step, "save");
-        char *method = to_json(rd_value_get(send, "method"));
         char *params = rd_value_get(send, "params") ? to_json(rd_value_get(send, "params")) : NULL;
-        char *req = NULL, *resp;
+        char *method, *resp;
+        const char *ms;
+        size_t mn;
         json a;
         char err[256];
 
         ck_assert_msg(expect && (exp_result || exp_error), "%s:%u: no expect.result/error",
                       rp->file, rp->lineno);
-        ck_assert_int_ge(asprintf(&req, "{\"id\":%u,\"method\":%s%s%s}\n", rp->lineno, method,
-                                  params ? ",\"params\":" : "", params ? params : ""),
-                         0);
-        ck_assert_int_eq(write(g->in, req, strlen(req)), (ssize_t)strlen(req));
+        ck_assert_msg(rd_value_str(rd_value_get(send, "method"), &ms, &mn) == 0,
+                      "%s:%u: send.method is not a string", rp->file, rp->lineno);
+        method = strndup(ms, mn);
+        ck_assert_ptr_nonnull(method);
 
-        resp = await_response(rp, g, rp->lineno);
-        ck_assert_msg(json_parse(&a, resp, err, sizeof(err)), "gateway wrote bad JSON: %s", resp);
+        resp = rp->t->call(rp, method, params);
+        ck_assert_msg(json_parse(&a, resp, err, sizeof(err)), "bad JSON response: %s", resp);
         if (exp_result)
-                ck_assert_msg(matches(exp_result, rd_value_get(a.v, "result")), "%s:%u: %s gets %s",
-                              rp->file, rp->lineno, req, resp);
+                ck_assert_msg(matches(exp_result, rd_value_get(a.v, "result")),
+                              "%s:%u: %s %s gets %s", rp->file, rp->lineno, method,
+                              params ? params : "", resp);
         else
-                ck_assert_msg(matches(exp_error, rd_value_get(a.v, "error")), "%s:%u: %s gets %s",
-                              rp->file, rp->lineno, req, resp);
+                ck_assert_msg(matches(exp_error, rd_value_get(a.v, "error")),
+                              "%s:%u: %s %s gets %s", rp->file, rp->lineno, method,
+                              params ? params : "", resp);
 
         for (size_t i = 0; i < rd_value_len(save); i++) {
                 const rd_value *k = rd_value_key_at(save, i), *field = rd_value_val_at(save, i);
@@ -394,82 +426,194 @@ static void step_send(replay *rp, gateway *g, const rd_value *step)
         }
         json_done(&a);
         free(resp);
-        free(req);
         free(method);
         free(params);
 }
 
-static void step_event(replay *rp, gateway *g, const rd_value *expected)
+static void step_event(replay *rp, const rd_value *expected)
 {
-        for (size_t i = 0; i < rp->n_events; i++)
-                if (event_matches(expected, rp->events[i])) {
-                        free(rp->events[i]);
-                        memmove(&rp->events[i], &rp->events[i + 1],
-                                (rp->n_events - i - 1) * sizeof(char *));
-                        rp->n_events--;
-                        return;
-                }
         for (double deadline = now() + WAIT_SECONDS;;) {
-                char *line = gateway_line(g, deadline);
-                if (!line) {
+                for (size_t i = 0; i < rp->n_events; i++)
+                        if (event_matches(expected, rp->events[i])) {
+                                free(rp->events[i]);
+                                memmove(&rp->events[i], &rp->events[i + 1],
+                                        (rp->n_events - i - 1) * sizeof(char *));
+                                rp->n_events--;
+                                return;
+                        }
+                if (!rp->t->wait(rp, deadline)) {
                         char *e = to_json(expected);
                         ck_abort_msg("%s:%u: no event matching %s", rp->file, rp->lineno, e);
                 }
-                bool ok = event_matches(expected, line);
-                if (ok) {
-                        free(line);
-                        return;
-                }
-                ck_assert_msg(strncmp(line, "{\"event\":", 9) == 0, "%s:%u: unexpected line %s",
-                              rp->file, rp->lineno, line);
-                ck_assert_uint_lt(rp->n_events, MAX_QUEUED);
-                rp->events[rp->n_events++] = line;
         }
 }
 
-START_TEST(test_file)
+/* ---- the gateway runner ---------------------------------------------------------------------- */
+
+/* Read gateway lines until the response `id`; events are queued on the way. */
+static char *await_response(replay *rp, gateway *g, unsigned id)
 {
-        replay rp = { .file = files[_i] };
-        gateway g;
+        char want[32];
+
+        snprintf(want, sizeof(want), "{\"id\":%u,", id);
+        for (double deadline = now() + WAIT_SECONDS;;) {
+                char *line = gateway_line(g, deadline);
+                ck_assert_msg(line, "%s:%u: no response", rp->file, rp->lineno);
+                if (strncmp(line, want, strlen(want)) == 0)
+                        return line;
+                ck_assert_msg(strncmp(line, "{\"event\":", 9) == 0, "%s:%u: unexpected line %s",
+                              rp->file, rp->lineno, line);
+                queue_event(rp, line);
+        }
+}
+
+static char *gateway_call(replay *rp, const char *method, const char *params_json)
+{
+        gateway *g = rp->ctx;
+        char *m = json_string(method), *req = NULL, *resp;
+
+        ck_assert_int_ge(asprintf(&req, "{\"id\":%u,\"method\":%s%s%s}\n", rp->lineno, m,
+                                  params_json ? ",\"params\":" : "",
+                                  params_json ? params_json : ""),
+                         0);
+        ck_assert_int_eq(write(g->in, req, strlen(req)), (ssize_t)strlen(req));
+        resp = await_response(rp, g, rp->lineno);
+        free(req);
+        free(m);
+        return resp;
+}
+
+static bool gateway_wait(replay *rp, double deadline)
+{
+        char *line = gateway_line(rp->ctx, deadline);
+
+        if (!line)
+                return false;
+        ck_assert_msg(strncmp(line, "{\"event\":", 9) == 0, "%s:%u: unexpected line %s", rp->file,
+                      rp->lineno, line);
+        queue_event(rp, line);
+        return true;
+}
+
+static const transport gateway_transport = { .call = gateway_call, .wait = gateway_wait };
+
+/* ---- the libreactord runner ------------------------------------------------------------------ */
+
+static int client_on_event(rd_client *c, const rd_client_event *ev, void *userdata)
+{
+        replay *rp = userdata;
+        char *name = json_string(ev->name), *payload = to_json(ev->payload), *line = NULL;
+
+        (void)c;
+        ck_assert_int_ge(asprintf(&line, "{\"event\":%s,\"payload\":%s}", name, payload), 0);
+        queue_event(rp, line);
+        free(name);
+        free(payload);
+        return 0;
+}
+
+static char *client_call(replay *rp, const char *method, const char *params_json)
+{
+        char *result = NULL, *resp = NULL;
+        int r = rd_client_call_json(rp->ctx, method, params_json, &result);
+
+        if (r >= 0)
+                ck_assert_int_ge(asprintf(&resp, "{\"result\":%s}", result), 0);
+        else {
+                char *msg = json_string(rd_client_last_error(rp->ctx));
+                ck_assert_int_ge(asprintf(&resp, "{\"error\":{\"code\":\"%s\",\"message\":%s}}",
+                                          rd_error_name(r), msg),
+                                 0);
+                free(msg);
+        }
+        free(result);
+        return resp;
+}
+
+static bool client_wait(replay *rp, double deadline)
+{
+        rd_client *c = rp->ctx;
+        double left = deadline - now();
+        int ms, t;
+
+        if (left <= 0)
+                return false;
+        ck_assert_int_ge(rd_client_process(c), 0);
+        ms = (int)(left * 1000) + 1;
+        t = rd_client_timeout(c);
+        if (t >= 0 && t < ms)
+                ms = t;
+        if (ms > 50)
+                ms = 50;
+        struct pollfd p = { .fd = rd_client_fd(c), .events = POLLIN };
+        (void)poll(&p, 1, ms);
+        ck_assert_int_ge(rd_client_process(c), 0);
+        return true;
+}
+
+static const transport client_transport = { .call = client_call, .wait = client_wait };
+
+/* ---- the tests ------------------------------------------------------------------------------- */
+
+static void replay_file(replay *rp)
+{
         char path[1024], *line = NULL, err[256];
         size_t cap = 0;
         ssize_t n;
         FILE *f;
 
-        snprintf(path, sizeof(path), "%s/%s", dir, files[_i]);
+        snprintf(path, sizeof(path), "%s/%s", dir, rp->file);
         f = fopen(path, "re");
         ck_assert_msg(f, "cannot open %s", path);
-        signal(SIGPIPE, SIG_IGN);
-        gateway_start(&g);
-
         while ((n = getline(&line, &cap, f)) >= 0) {
-                rp.lineno++;
+                rp->lineno++;
                 if (strspn(line, " \t\r\n") == (size_t)n)
                         continue;
-                char *text = substitute(&rp, line);
+                char *text = substitute(rp, line);
                 json step;
-                ck_assert_msg(json_parse(&step, text, err, sizeof(err)), "%s:%u: %s", rp.file,
-                              rp.lineno, err);
+                ck_assert_msg(json_parse(&step, text, err, sizeof(err)), "%s:%u: %s", rp->file,
+                              rp->lineno, err);
                 if (rd_value_get(step.v, "send"))
-                        step_send(&rp, &g, step.v);
+                        step_send(rp, step.v);
                 else if (rd_value_get(step.v, "expect_event"))
-                        step_event(&rp, &g, rd_value_get(step.v, "expect_event"));
+                        step_event(rp, rd_value_get(step.v, "expect_event"));
                 else
-                        ck_abort_msg("%s:%u: neither send nor expect_event", rp.file, rp.lineno);
+                        ck_abort_msg("%s:%u: neither send nor expect_event", rp->file, rp->lineno);
                 json_done(&step);
                 free(text);
         }
         free(line);
         fclose(f);
-        gateway_stop(&g);
-        for (size_t i = 0; i < rp.n_saved; i++) {
-                free(rp.saved_name[i]);
-                free(rp.saved_json[i]);
+        for (size_t i = 0; i < rp->n_saved; i++) {
+                free(rp->saved_name[i]);
+                free(rp->saved_json[i]);
         }
-        for (size_t i = 0; i < rp.n_events; i++)
-                free(rp.events[i]);
+        for (size_t i = 0; i < rp->n_events; i++)
+                free(rp->events[i]);
 }
-END_TEST
+
+static void test_gateway(int _i)
+{
+        gateway g;
+        replay rp = { .file = files[_i], .t = &gateway_transport, .ctx = &g };
+
+        signal(SIGPIPE, SIG_IGN);
+        gateway_start(&g);
+        replay_file(&rp);
+        gateway_stop(&g);
+}
+
+static void test_c_client(int _i)
+{
+        rd_client *c = NULL;
+        replay rp = { .file = files[_i], .t = &client_transport };
+
+        ck_assert_int_ge(rd_client_new(endpoint, NULL, &c), 0);
+        rp.ctx = c;
+        ck_assert_int_ge(rd_client_on_any(c, client_on_event, &rp), 0);
+        replay_file(&rp);
+        rd_client_free(c);
+}
 
 static int by_name(const void *a, const void *b)
 {
@@ -503,15 +647,35 @@ int main(void)
         }
         qsort(files, (size_t)n_files, sizeof(char *), by_name);
 
+        /* One test per file and runner, named after both ("c_client_session"). */
+        static const struct {
+                const char *prefix;
+                TFun fn;
+        } runners[] = { { "gateway", test_gateway }, { "c_client", test_c_client } };
+        TTest *ttests = calloc(ELEMENTSOF(runners) * (size_t)n_files, sizeof(TTest));
         Suite *s = suite_create("conformance");
         TCase *tc = tcase_create("files");
+        if (!ttests)
+                return EXIT_FAILURE;
         tcase_add_checked_fixture(tc, setup, teardown);
-        tcase_add_loop_test(tc, test_file, 0, n_files);
+        for (size_t r = 0; r < ELEMENTSOF(runners); r++)
+                for (int i = 0; i < n_files; i++) {
+                        TTest *t = &ttests[r * (size_t)n_files + (size_t)i];
+                        char *name = NULL;
+                        if (asprintf(&name, "%s_%.*s", runners[r].prefix,
+                                     (int)(strlen(files[i]) - 6), files[i]) < 0)
+                                return EXIT_FAILURE;
+                        *t = (TTest){ name, runners[r].fn, __FILE__, __LINE__ };
+                        tcase_add_loop_test(tc, t, i, i + 1);
+                }
         suite_add_tcase(s, tc);
         SRunner *sr = srunner_create(s);
         srunner_run_all(sr, CK_ENV);
         int failed = srunner_ntests_failed(sr);
         srunner_free(sr);
+        for (size_t k = 0; k < ELEMENTSOF(runners) * (size_t)n_files; k++)
+                free((char *)ttests[k].name);
+        free(ttests);
         for (int i = 0; i < n_files; i++)
                 free(files[i]);
         return failed ? EXIT_FAILURE : EXIT_SUCCESS;
