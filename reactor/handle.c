@@ -48,11 +48,6 @@ int rd_handle_lookup(rd_reactor *r, rd_owner *caller, uint64_t id, rd_handle_kin
         return 0;
 }
 
-uint64_t rd_handle_get_id(const rd_handle *h)
-{
-        return h->id;
-}
-
 void rd_handle_close(rd_handle *h)
 {
         rd_reactor *r;

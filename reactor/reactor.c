@@ -64,11 +64,6 @@ rd_reactor *rd_reactor_free(rd_reactor *r)
         return NULL;
 }
 
-sd_event *rd_reactor_get_event(rd_reactor *r)
-{
-        return r->event;
-}
-
 size_t rd_reactor_count(const rd_reactor *r, rd_handle_kind kind)
 {
         return (unsigned)kind < _RD_HANDLE_KIND_MAX ? r->count[kind] : 0;

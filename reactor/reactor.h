@@ -58,7 +58,6 @@ int rd_reactor_new(sd_event *event, const rd_reactor_sink *sink, rd_reactor **re
 /* Free the reactor; every owner must have been freed before. Accepts NULL. */
 rd_reactor *rd_reactor_free(rd_reactor *r);
 
-sd_event *rd_reactor_get_event(rd_reactor *r);
 /* Live resources of one kind, over all owners. */
 size_t rd_reactor_count(const rd_reactor *r, rd_handle_kind kind);
 /* "timer", ... */
@@ -89,7 +88,6 @@ void rd_owner_write_resources(rd_owner *o, rd_writer *w);
  */
 int rd_handle_lookup(rd_reactor *r, rd_owner *caller, uint64_t id, rd_handle_kind kind,
                      rd_handle **ret);
-uint64_t rd_handle_get_id(const rd_handle *h);
 /* Close and free a handle at once. Safe from the handle's own callbacks. */
 void rd_handle_close(rd_handle *h);
 /*
