@@ -11,6 +11,8 @@
 #include "proto/error.h"
 #include "session.h"
 
+/* ZeroMQ's queue per peer, each way, in messages (frames). */
+#define RD_BROKER_HWM 1000
 /* Messages taken from the socket per loop iteration: one busy client cannot starve the rest. */
 #define RX_BATCH 256
 /* Retry interval for frames ZeroMQ refused with EAGAIN (its queue for that peer was full). */
@@ -403,13 +405,16 @@ int rd_broker_new(sd_event *event, const char *endpoint, const rd_broker_limits 
         /*
          * MANDATORY: a frame for a vanished peer is an error, not a silent drop,
          * and a full queue is EAGAIN (then kept in the session's backlog), never
-         * a drop. The high-water marks are generous because credit keeps the
-         * event queues short; MAXMSGSIZE is the hard cap beyond max_frame
-         * (larger frames make ZeroMQ drop the connection).
+         * a drop. Frames are batches, so 1,000 per peer is plenty for a client
+         * that reads; it also caps what a connection that never reads costs
+         * (errors for a peer without a session are dropped past it), and a
+         * peer that floods requests feels back-pressure at 1,000 queued.
+         * MAXMSGSIZE is the hard cap beyond max_frame (larger frames make
+         * ZeroMQ drop the connection).
          */
         if ((k = setsockopt_int(b->router, ZMQ_ROUTER_MANDATORY, 1)) < 0 ||
-            (k = setsockopt_int(b->router, ZMQ_SNDHWM, 100000)) < 0 ||
-            (k = setsockopt_int(b->router, ZMQ_RCVHWM, 100000)) < 0 ||
+            (k = setsockopt_int(b->router, ZMQ_SNDHWM, RD_BROKER_HWM)) < 0 ||
+            (k = setsockopt_int(b->router, ZMQ_RCVHWM, RD_BROKER_HWM)) < 0 ||
             (k = setsockopt_int(b->router, ZMQ_LINGER, 1000)) < 0)
                 goto fail;
         int64_t maxmsg = (int64_t)b->limits.max_frame * 16;

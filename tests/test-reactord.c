@@ -257,6 +257,63 @@ static long long rss_kib(pid_t pid)
         return v;
 }
 
+/* Open fds of `pid` (entries of /proc/PID/fd). */
+static int fd_count(pid_t pid)
+{
+        char path[64];
+        struct dirent *de;
+        int n = 0;
+        DIR *d;
+
+        snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+        d = opendir(path);
+        ck_assert_msg(d, "cannot open %s: %s", path, strerror(errno));
+        while ((de = readdir(d)))
+                if (de->d_name[0] != '.')
+                        n++;
+        closedir(d);
+        return n;
+}
+
+/* What reactord holds when nothing is going on: compared before and after a fault test. */
+typedef struct baseline {
+        int fds;           /* open fds */
+        long long rss_kib; /* VmRSS */
+} baseline;
+
+/*
+ * The daemon's baseline once it has let go of connections that were closed
+ * before: the fd count, sampled until it stays the same over QUIET.
+ */
+static baseline baseline_take(pid_t pid)
+{
+        double deadline = now() + TIMEOUT;
+        int before = fd_count(pid), after;
+
+        for (;;) {
+                sleep_for(QUIET);
+                after = fd_count(pid);
+                if (after == before || now() > deadline)
+                        break;
+                before = after;
+        }
+        return (baseline){ .fds = after, .rss_kib = rss_kib(pid) };
+}
+
+/*
+ * Wait until the daemon's fd count is back to `b` (it closes a connection's fd
+ * only once it has seen the peer go); fails the test if it is not by `timeout`.
+ */
+static void fds_back_to(pid_t pid, const baseline *b, double timeout)
+{
+        double deadline = now() + timeout;
+        int n;
+
+        while ((n = fd_count(pid)) != b->fds && now() < deadline)
+                sleep_for(0.05);
+        ck_assert_msg(n == b->fds, "reactord holds %d fds, %d before", n, b->fds);
+}
+
 /* Voluntary and involuntary context switches of every thread of `pid`. */
 static long long context_switches(pid_t pid)
 {
@@ -1727,23 +1784,27 @@ END_TEST
 /* ---- 8. flood ----------------------------------------------------------------------------- */
 
 typedef struct flood {
-        void *sock; /* used by the flood thread only while it runs */
-        int sent;   /* frames sent */
-        int error;  /* errno of a failed send, or 0 */
+        void *sock;     /* used by the flood thread only while it runs */
+        int count;      /* frames to send */
+        size_t max_len; /* frames are 1..max_len bytes long (at most 512) */
+        uint64_t seed;  /* of the xorshift64 the bytes come from; not 0 */
+        int sent;       /* frames sent */
+        int error;      /* errno of a failed send, or 0 */
+        bool done;      /* set (atomically) once the thread has stopped sending */
 } flood;
 
 static void *flood_run(void *userdata)
 {
         flood *f = userdata;
-        uint64_t x = UINT64_C(0x9e3779b97f4a7c15); /* xorshift64, fixed seed */
+        uint64_t x = f->seed;
         uint8_t buf[512];
 
-        for (f->sent = 0; f->sent < 20000; f->sent++) {
+        for (f->sent = 0; f->sent < f->count; f->sent++) {
                 size_t n;
                 x ^= x << 13;
                 x ^= x >> 7;
                 x ^= x << 17;
-                n = 1 + x % sizeof(buf);
+                n = 1 + x % f->max_len;
                 for (size_t i = 0; i < n; i++) {
                         x ^= x << 13;
                         x ^= x >> 7;
@@ -1755,13 +1816,14 @@ static void *flood_run(void *userdata)
                         break;
                 }
         }
+        __atomic_store_n(&f->done, true, __ATOMIC_RELEASE);
         return NULL;
 }
 
 START_TEST(test_flood)
 {
         const int send_timeout = (int)(TIMEOUT * 1000);
-        flood f = { 0 };
+        flood f = { .count = 20000, .max_len = 512, .seed = UINT64_C(0x9e3779b97f4a7c15) };
         pthread_t thread;
         conn *bad, *good, *fresh;
 
@@ -1795,7 +1857,328 @@ START_TEST(test_flood)
 }
 END_TEST
 
-/* ---- 9. daemon life ----------------------------------------------------------------------- */
+/* ---- 9. faults: churn and a bigger flood -------------------------------------------------- */
+
+#define CHURN_CLIENTS    20   /* clients at once, one thread each */
+#define CHURN_ITERATIONS 1000 /* clients in all, at most */
+#define CHURN_SECONDS    30.0 /* no new client after this long */
+#define CHURN_RSS_KIB    8192 /* growth of reactord's RSS allowed over the churn */
+
+/* What the churn threads share; `next` and `expired` change atomically. */
+typedef struct churn {
+        const char *endpoint;
+        void *zctx;
+        double until; /* no new client after this */
+        int next;     /* clients begun */
+        int expired;  /* clients whose session ended by its lease before they were done */
+} churn;
+
+/* One churn thread. It asserts nothing (Check is not for threads): it reports. */
+typedef struct churner {
+        churn *sh;
+        void *sock;
+        rd_decoder *decoder;
+        rd_writer w;
+        uint64_t msgid;
+        int done;        /* clients that went through */
+        int byes;        /* of which said session.bye */
+        int drops;       /* of which closed their socket without a word */
+        char error[256]; /* what went wrong, "" when nothing */
+} churner;
+
+static uint64_t churner_request(churner *t, const char *method, uint32_t n_fields)
+{
+        rd_write_request(&t->w, ++t->msgid, method, n_fields);
+        return t->msgid;
+}
+
+/*
+ * Send the frame written so far and take the responses to requests `first`..
+ * the last one, in order, skipping events. A failed request is an error unless
+ * its code is ENOTCONN and `lease_may_end`: the session's 0.2 s lease may run
+ * out under load, which ends it, and that is one of the ways a client vanishes.
+ * Sets *ended then. Returns false with t->error set on anything else.
+ */
+static bool churner_exchange(churner *t, uint64_t first, bool lease_may_end, bool *ended)
+{
+        uint64_t want = first, last = t->msgid;
+        double deadline = now() + TIMEOUT;
+        zmq_msg_t f;
+        rd_msg m;
+        bool ok = true;
+
+        if (rd_writer_failed(&t->w) ||
+            zmq_send(t->sock, t->w.data, t->w.size, 0) != (int)t->w.size) {
+                snprintf(t->error, sizeof(t->error), "send: %s", zmq_strerror(zmq_errno()));
+                return false;
+        }
+        rd_writer_reset(&t->w);
+        zmq_msg_init(&f);
+        while (ok && want <= last) {
+                double left = deadline - now();
+                zmq_pollitem_t item = { .socket = t->sock, .events = ZMQ_POLLIN };
+                int k = zmq_poll(&item, 1, left > 0 ? (long)(left * 1000) + 1 : 0);
+
+                if (k < 0 && zmq_errno() == EINTR)
+                        continue;
+                if (k <= 0) {
+                        snprintf(t->error, sizeof(t->error), "no response to request %" PRIu64,
+                                 want);
+                        ok = false;
+                        break;
+                }
+                if (zmq_msg_recv(&f, t->sock, ZMQ_DONTWAIT) < 0 ||
+                    rd_decoder_begin(t->decoder, zmq_msg_data(&f), zmq_msg_size(&f)) < 0) {
+                        snprintf(t->error, sizeof(t->error), "cannot receive or decode a frame");
+                        ok = false;
+                        break;
+                }
+                while (ok && (k = rd_decoder_next(t->decoder, &m)) == 1) {
+                        const char *code = "";
+                        size_t n = 0;
+
+                        if (m.type != RD_MSG_RESPONSE)
+                                continue;
+                        if (m.msgid != want) {
+                                snprintf(t->error, sizeof(t->error),
+                                         "response to %" PRIu64 " while waiting for %" PRIu64,
+                                         m.msgid, want);
+                                ok = false;
+                                break;
+                        }
+                        want++;
+                        if (rd_value_type_of(m.error) == RD_VALUE_NIL)
+                                continue;
+                        (void)rd_value_str(rd_value_get(m.error, "code"), &code, &n);
+                        if (lease_may_end && n == strlen("ENOTCONN") &&
+                            memcmp(code, "ENOTCONN", n) == 0) {
+                                *ended = true;
+                                continue;
+                        }
+                        snprintf(t->error, sizeof(t->error), "request %" PRIu64 " failed: %.*s",
+                                 m.msgid, (int)n, code);
+                        ok = false;
+                }
+                if (ok && k < 0) {
+                        snprintf(t->error, sizeof(t->error),
+                                 "reactord sent bytes that do not decode");
+                        ok = false;
+                }
+        }
+        zmq_msg_close(&f);
+        return ok;
+}
+
+/*
+ * One client's life: hello with a short lease, three one-shot timers and a
+ * periodic one, a ping and reactor.resources, then gone: every other client
+ * says session.bye, the rest just close their socket.
+ */
+static bool churner_client(churner *t, int i)
+{
+        const int zero = 0;
+        bool ended = false, ok;
+        uint64_t first;
+
+        t->sock = zmq_socket(t->sh->zctx, ZMQ_DEALER);
+        if (!t->sock || zmq_setsockopt(t->sock, ZMQ_LINGER, &zero, sizeof(zero)) < 0 ||
+            zmq_connect(t->sock, t->sh->endpoint) < 0) {
+                snprintf(t->error, sizeof(t->error), "socket: %s", zmq_strerror(zmq_errno()));
+                if (t->sock)
+                        zmq_close(t->sock);
+                t->sock = NULL;
+                return false;
+        }
+
+        first = churner_request(t, "session.hello", 3);
+        rd_write_kv_uint(&t->w, "protocol", 1);
+        rd_write_kv_str(&t->w, "name", "churn");
+        rd_write_kv_double(&t->w, "lease", 0.2);
+        ok = churner_exchange(t, first, false, &ended);
+
+        if (ok) {
+                first = churner_request(t, "timer.start", 1);
+                rd_write_kv_double(&t->w, "after", 0.01);
+                churner_request(t, "timer.start", 1);
+                rd_write_kv_double(&t->w, "after", 1);
+                churner_request(t, "timer.start", 1);
+                rd_write_kv_double(&t->w, "after", 3600);
+                churner_request(t, "timer.start", 2);
+                rd_write_kv_double(&t->w, "after", 0.01);
+                rd_write_kv_double(&t->w, "every", 0.01);
+                ok = churner_exchange(t, first, true, &ended);
+        }
+        if (ok && !ended) {
+                first = churner_request(t, "reactor.ping", 0);
+                churner_request(t, "reactor.resources", 0);
+                ok = churner_exchange(t, first, true, &ended);
+        }
+        if (ok && !ended && i % 2 == 1) {
+                first = churner_request(t, "session.bye", 0);
+                ok = churner_exchange(t, first, true, &ended);
+                t->byes += ok && !ended;
+        } else if (ok && !ended)
+                t->drops++;
+        if (ok && ended)
+                __atomic_fetch_add(&t->sh->expired, 1, __ATOMIC_RELAXED);
+
+        zmq_close(t->sock);
+        t->sock = NULL;
+        t->done += ok;
+        return ok;
+}
+
+static void *churner_run(void *userdata)
+{
+        churner *t = userdata;
+
+        if (rd_decoder_new(&t->decoder) < 0) {
+                snprintf(t->error, sizeof(t->error), "out of memory");
+                return NULL;
+        }
+        for (;;) {
+                int i = __atomic_fetch_add(&t->sh->next, 1, __ATOMIC_RELAXED);
+                if (i >= CHURN_ITERATIONS || now() >= t->sh->until || !churner_client(t, i))
+                        break;
+        }
+        rd_decoder_free(t->decoder);
+        rd_writer_done(&t->w);
+        return NULL;
+}
+
+/* Everything reactord holds for sessions is 0 in `info`'s resources. */
+static bool resources_all_zero(const rd_value *info_result)
+{
+        const rd_value *res = field_of_type(info_result, "resources", RD_VALUE_MAP);
+
+        for (size_t i = 0; i < rd_value_len(res); i++)
+                if (rd_value_get_uint(res, str_of(rd_value_key_at(res, i)), 1) != 0)
+                        return false;
+        return true;
+}
+
+START_TEST(test_churn)
+{
+        churner t[CHURN_CLIENTS];
+        pthread_t threads[CHURN_CLIENTS];
+        churn sh = { .endpoint = fx.endpoint, .zctx = fx.zctx };
+        int done = 0, byes = 0, drops = 0, started = 0;
+        const rd_value *r = NULL;
+        bool settled = false;
+        long long rss;
+        baseline b;
+        conn *fresh;
+
+        daemon_start(NULL);
+        b = baseline_take(fx.daemon);
+
+        memset(t, 0, sizeof(t));
+        sh.until = now() + CHURN_SECONDS;
+        for (; started < CHURN_CLIENTS; started++) {
+                t[started].sh = &sh;
+                t[started].w = (rd_writer)RD_WRITER_INIT;
+                if (pthread_create(&threads[started], NULL, churner_run, &t[started]) != 0)
+                        break;
+        }
+        for (int i = 0; i < started; i++)
+                ck_assert_int_eq(pthread_join(threads[i], NULL), 0);
+        ck_assert_int_eq(started, CHURN_CLIENTS);
+        for (int i = 0; i < CHURN_CLIENTS; i++) {
+                ck_assert_msg(t[i].error[0] == '\0', "churn client %d: %s", i, t[i].error);
+                done += t[i].done;
+                byes += t[i].byes;
+                drops += t[i].drops;
+        }
+        ck_assert_int_gt(done, 0);
+        ck_assert_int_eq(done, byes + drops + sh.expired);
+        daemon_alive();
+
+        /* Every churned session ends (bye, or its lease), and all it owned goes with it. */
+        fresh = session_new("fresh");
+        for (double deadline = now() + 6 * TIMEOUT; !settled && now() < deadline;) {
+                r = info(fresh);
+                settled = field_uint(r, "sessions") == 1 && resources_all_zero(r);
+                if (!settled)
+                        sleep_for(0.05);
+        }
+        r = info(fresh);
+        ck_assert_uint_eq(field_uint(r, "sessions"), 1);
+        ck_assert_msg(resources_all_zero(r), "resources left after the churn (timers: %" PRIu64 ")",
+                      info_timers(r));
+        request(fresh, "session.bye", 0);
+        call_ok(fresh);
+        conn_free(fresh);
+
+        fds_back_to(fx.daemon, &b, 6 * TIMEOUT);
+        rss = rss_kib(fx.daemon);
+        ck_assert_msg(rss - b.rss_kib < CHURN_RSS_KIB,
+                      "reactord's RSS grew from %lld KiB to %lld KiB over the churn", b.rss_kib,
+                      rss);
+        fprintf(stderr,
+                "churn: %d clients (%d bye, %d closed, %d ended by lease); fds %d -> %d; "
+                "RSS %lld -> %lld KiB\n",
+                done, byes, drops, sh.expired, b.fds, fd_count(fx.daemon), b.rss_kib, rss);
+}
+END_TEST
+
+START_TEST(test_flood_big)
+{
+        const int send_timeout = (int)(TIMEOUT * 1000);
+        flood f = { .count = 100000, .max_len = 256, .seed = UINT64_C(0x2545f4914f6cdd1d) };
+        pthread_t thread;
+        conn *bad, *good, *fresh;
+        int pings = 0, during = 0; /* pings answered; of which sent while the flood ran */
+        baseline b;
+
+        daemon_start(NULL);
+        b = baseline_take(fx.daemon);
+        good = session_new("patient");
+        bad = conn_new(); /* never reads */
+        ck_assert_int_eq(
+                zmq_setsockopt(bad->sock, ZMQ_SNDTIMEO, &send_timeout, sizeof(send_timeout)), 0);
+        f.sock = bad->sock;
+
+        /* The garbage goes out without waiting for anything; the pings go on throughout. */
+        ck_assert_int_eq(pthread_create(&thread, NULL, flood_run, &f), 0);
+        while (!__atomic_load_n(&f.done, __ATOMIC_ACQUIRE) || pings < 200) {
+                const rd_msg *m;
+                uint64_t id = request(good, "reactor.ping", 0);
+                during += !__atomic_load_n(&f.done, __ATOMIC_ACQUIRE);
+                conn_send(good);
+                m = wait_response(good, id);
+                ck_assert_msg(rd_value_type_of(m->error) == RD_VALUE_NIL, "ping %d failed: %s",
+                              pings, error_code(m));
+                ck_assert_uint_eq(rd_value_len(m->result), 0);
+                pings++;
+        }
+        ck_assert_int_eq(pthread_join(thread, NULL), 0);
+        ck_assert_msg(f.error == 0, "garbage frame %d could not be sent: %s", f.sent,
+                      strerror(f.error));
+        ck_assert_int_eq(f.sent, 100000);
+
+        daemon_alive();
+        ping_ok(good);
+        fresh = session_new("fresh");
+        ping_ok(fresh);
+        ck_assert_uint_eq(field_uint(info(fresh), "sessions"), 2);
+        ck_assert_uint_eq(info_timers(info(fresh)), 0);
+
+        conn_free(bad);
+        request(fresh, "session.bye", 0);
+        call_ok(fresh);
+        conn_free(fresh);
+        request(good, "session.bye", 0);
+        call_ok(good);
+        conn_free(good);
+        fds_back_to(fx.daemon, &b, 6 * TIMEOUT);
+        fprintf(stderr,
+                "flood: %d frames, %d pings answered (%d during it); fds %d -> %d; RSS %lld -> "
+                "%lld KiB\n",
+                f.sent, pings, during, b.fds, fd_count(fx.daemon), b.rss_kib, rss_kib(fx.daemon));
+}
+END_TEST
+
+/* ---- 10. daemon life ---------------------------------------------------------------------- */
 
 START_TEST(test_second_daemon_refuses)
 {
@@ -1936,7 +2319,7 @@ START_TEST(test_notify_socket)
 }
 END_TEST
 
-/* ---- 10. idle ----------------------------------------------------------------------------- */
+/* ---- 11. idle ----------------------------------------------------------------------------- */
 
 START_TEST(test_idle)
 {
@@ -1985,6 +2368,8 @@ static Suite *reactord_suite(void)
         tcase_add_test(tc, test_max_sessions);
         tcase_add_test(tc, test_max_handles);
         tcase_add_test(tc, test_flood);
+        tcase_add_test(tc, test_churn);
+        tcase_add_test(tc, test_flood_big);
         tcase_add_test(tc, test_second_daemon_refuses);
         tcase_add_test(tc, test_stale_socket);
         tcase_add_test(tc, test_endpoint_directory);
