@@ -179,6 +179,19 @@ int main(int argc, char *argv[])
 
         log_notice("reactord %s serving %s", RD_VERSION, endpoint);
         sd_notifyf(0, "READY=1\nSTATUS=Serving 0 sessions\nMAINPID=%d", (int)getpid());
+        /* With WatchdogSec= (WATCHDOG_USEC for this pid), the loop itself sends WATCHDOG=1 at
+         * half the interval; without it nothing is armed and idle stays idle. */
+        k = sd_event_set_watchdog(event, true);
+        if (k < 0) {
+                log_error("cannot arm the watchdog: %s", strerror(-k));
+                goto finish;
+        }
+        if (k > 0) {
+                uint64_t usec = 0;
+
+                (void)sd_watchdog_enabled(0, &usec);
+                log_info("watchdog: WATCHDOG=1 every %" PRIu64 " ms", usec / 2 / 1000);
+        }
         k = sd_event_loop(event);
         if (k < 0)
                 log_error("event loop failed: %s", strerror(-k));

@@ -16,7 +16,7 @@ build=${BUILD_DIR:-build}
 
 packages=(
         meson ninja-build pkg-config gcc
-        libzmq3-dev libmsgpack-dev libsystemd-dev check
+        libzmq3-dev libmsgpack-dev libsystemd-dev check scdoc
         python3-zmq python3-msgpack python3-twisted valgrind
 )
 

@@ -1,0 +1,228 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * reactord and the service manager: each test starts a real reactord with
+ * $NOTIFY_SOCKET pointing at a datagram socket of its own (and, for the
+ * watchdog, $WATCHDOG_USEC and $WATCHDOG_PID as systemd sets them), then reads
+ * the sd_notify messages it sends.
+ *
+ * Timeouts are generous upper bounds; only behaviour is asserted, never speed.
+ */
+#include <check.h>
+#include <errno.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+/* Upper bound for anything the daemon is expected to do. */
+#define TIMEOUT 30.0
+/* The watchdog interval the tests ask for: 200 ms, so a ping every 100 ms. */
+#define WATCHDOG_USEC "200000"
+/* How long "no WATCHDOG=1" is watched for: several intervals of the above. */
+#define QUIET 1.0
+
+enum watchdog_pid { WATCHDOG_NONE, WATCHDOG_SELF, WATCHDOG_OTHER };
+
+static struct {
+        char dir[PATH_MAX];
+        char notify[PATH_MAX];
+        int fd;
+        pid_t daemon;
+} fx;
+
+static double now(void)
+{
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Start $REACTORD on a temporary endpoint, its notifications going to fx.fd. */
+static void spawn(enum watchdog_pid wd)
+{
+        const char *exe = getenv("REACTORD");
+        char endpoint[PATH_MAX + 16];
+
+        ck_assert_msg(exe && *exe, "$REACTORD is not set");
+        ck_assert_int_lt(snprintf(endpoint, sizeof(endpoint), "ipc://%s/bus", fx.dir),
+                         (int)sizeof(endpoint));
+
+        fx.daemon = fork();
+        ck_assert_int_ge(fx.daemon, 0);
+        if (fx.daemon == 0) {
+                char pid[32];
+
+                prctl(PR_SET_PDEATHSIG, SIGTERM); /* never outlive the test */
+                setenv("NOTIFY_SOCKET", fx.notify, 1);
+                unsetenv("WATCHDOG_USEC");
+                unsetenv("WATCHDOG_PID");
+                if (wd != WATCHDOG_NONE) {
+                        /* As systemd does: the interval, and which process it is meant for. */
+                        snprintf(pid, sizeof(pid), "%d",
+                                 (int)(wd == WATCHDOG_SELF ? getpid() : getppid()));
+                        setenv("WATCHDOG_USEC", WATCHDOG_USEC, 1);
+                        setenv("WATCHDOG_PID", pid, 1);
+                }
+                execl(exe, exe, "--endpoint", endpoint, (char *)NULL);
+                _exit(127);
+        }
+}
+
+/* Whether a datagram that contains `what` comes within `timeout`; others are skipped. */
+static bool next_notify(const char *what, double timeout)
+{
+        double deadline = now() + timeout;
+        char buf[4096];
+
+        for (;;) {
+                struct pollfd pfd = { .fd = fx.fd, .events = POLLIN };
+                double left = deadline - now();
+                ssize_t n;
+
+                if (left <= 0)
+                        return false;
+                if (poll(&pfd, 1, (int)(left * 1000) + 1) <= 0)
+                        continue;
+                n = recv(fx.fd, buf, sizeof(buf) - 1, 0);
+                ck_assert_int_ge(n, 0);
+                buf[n] = '\0';
+                if (strstr(buf, what))
+                        return true;
+        }
+}
+
+static void wait_notify(const char *what)
+{
+        ck_assert_msg(next_notify(what, TIMEOUT), "no %s from reactord", what);
+}
+
+/* SIGTERM: STOPPING=1 comes, then a clean exit. */
+static void stop(void)
+{
+        double deadline = now() + TIMEOUT;
+        int status = 0;
+        pid_t k;
+
+        ck_assert_int_eq(kill(fx.daemon, SIGTERM), 0);
+        wait_notify("STOPPING=1");
+        while ((k = waitpid(fx.daemon, &status, WNOHANG)) == 0) {
+                ck_assert_msg(now() < deadline, "reactord did not exit");
+                usleep(10000);
+        }
+        ck_assert_int_eq(k, fx.daemon);
+        fx.daemon = -1;
+        ck_assert(WIFEXITED(status));
+        ck_assert_int_eq(WEXITSTATUS(status), 0);
+}
+
+/* ---- fixtures ----------------------------------------------------------------------------- */
+
+static void setup(void)
+{
+        const char *tmp = getenv("TMPDIR");
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+
+        memset(&fx, 0, sizeof(fx));
+        fx.daemon = -1;
+        snprintf(fx.dir, sizeof(fx.dir), "%s/test-systemd-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+        ck_assert_ptr_nonnull(mkdtemp(fx.dir));
+        ck_assert_int_lt(snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/notify", fx.dir),
+                         (int)sizeof(sa.sun_path));
+        snprintf(fx.notify, sizeof(fx.notify), "%s", sa.sun_path);
+        fx.fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        ck_assert_int_ge(fx.fd, 0);
+        ck_assert_int_eq(bind(fx.fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+}
+
+static void teardown(void)
+{
+        char path[PATH_MAX + 16];
+
+        if (fx.daemon > 0) {
+                kill(fx.daemon, SIGKILL);
+                while (waitpid(fx.daemon, NULL, 0) < 0 && errno == EINTR)
+                        ;
+        }
+        if (fx.fd >= 0)
+                close(fx.fd);
+        /* What reactord leaves on a clean exit: nothing; after SIGKILL, the lock file. */
+        snprintf(path, sizeof(path), "%s/bus", fx.dir);
+        unlink(path);
+        snprintf(path, sizeof(path), "%s/bus.lock", fx.dir);
+        unlink(path);
+        unlink(fx.notify);
+        rmdir(fx.dir);
+}
+
+/* ---- tests -------------------------------------------------------------------------------- */
+
+/*
+ * WATCHDOG_USEC for reactord's pid: READY=1, then WATCHDOG=1 again and again
+ * while it is idle (not just once around start), then STOPPING=1.
+ */
+START_TEST(test_watchdog)
+{
+        spawn(WATCHDOG_SELF);
+        wait_notify("READY=1");
+        for (unsigned i = 0; i < 3; i++)
+                ck_assert_msg(next_notify("WATCHDOG=1", TIMEOUT),
+                              "only %u WATCHDOG=1 from reactord", i);
+        stop();
+}
+END_TEST
+
+/* No WATCHDOG_USEC: nothing is armed, so no WATCHDOG=1 however long one waits. */
+START_TEST(test_no_watchdog)
+{
+        spawn(WATCHDOG_NONE);
+        wait_notify("READY=1");
+        ck_assert_msg(!next_notify("WATCHDOG=1", QUIET), "WATCHDOG=1 without WATCHDOG_USEC");
+        stop();
+}
+END_TEST
+
+/* WATCHDOG_PID names another process (an inherited environment): not ours to ping. */
+START_TEST(test_watchdog_other_pid)
+{
+        spawn(WATCHDOG_OTHER);
+        wait_notify("READY=1");
+        ck_assert_msg(!next_notify("WATCHDOG=1", QUIET),
+                      "WATCHDOG=1 for a WATCHDOG_PID that is not reactord's");
+        stop();
+}
+END_TEST
+
+static Suite *systemd_suite(void)
+{
+        Suite *s = suite_create("systemd");
+        TCase *tc = tcase_create("notify");
+
+        tcase_add_checked_fixture(tc, setup, teardown);
+        tcase_add_test(tc, test_watchdog);
+        tcase_add_test(tc, test_no_watchdog);
+        tcase_add_test(tc, test_watchdog_other_pid);
+        suite_add_tcase(s, tc);
+        return s;
+}
+
+int main(void)
+{
+        SRunner *sr = srunner_create(systemd_suite());
+        int failed;
+
+        srunner_run_all(sr, CK_ENV);
+        failed = srunner_ntests_failed(sr);
+        srunner_free(sr);
+        return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
