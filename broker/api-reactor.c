@@ -4,7 +4,7 @@
 #include <time.h>
 
 #include "api.h"
-#include "config.h"
+#include "version.h"
 
 int rd_api_reactor_ping(rd_call *c)
 {

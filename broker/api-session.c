@@ -5,7 +5,7 @@
 
 #include "api.h"
 #include "basic/log.h"
-#include "config.h"
+#include "version.h"
 
 #define LEASE_MIN  (50 * USEC_PER_MSEC)
 #define LEASE_MAX  (3600 * USEC_PER_SEC)

@@ -10,29 +10,48 @@
 #include <stdio.h>
 #include <string.h>
 #include <systemd/sd-daemon.h>
+#include <time.h>
 
 #include "basic/endpoint.h"
 #include "basic/log.h"
 #include "broker.h"
 #include "config.h"
+#include "version.h"
 #include "endpoint.h"
 #include "reactor/process.h"
 
 /* How long children get between SIGTERM and SIGKILL when reactord shuts down. */
 #define CHILD_STOP_TIMEOUT (5 * USEC_PER_SEC)
 
+/* What a reload needs: the file, the command line that overrides it, what is served. */
+typedef struct daemon_state {
+        rd_broker *broker;       /* the running broker */
+        const char *config_path; /* the file read at start and on SIGHUP; NULL for none */
+        bool config_required;    /* given with --config: missing is an error */
+        const rd_config *cli;    /* settings from the command line */
+        const rd_config *active; /* the settings in effect (file, then command line) */
+} daemon_state;
+
+static bool streq_ptr(const char *a, const char *b)
+{
+        return a && b ? strcmp(a, b) == 0 : a == b;
+}
+
 static void help(void)
 {
         printf("Usage: reactord [OPTION]...\n"
                "Serve a shared event loop (timers, sockets, processes) over ZeroMQ.\n\n"
                "  -e, --endpoint URI      bus endpoint (default: %s)\n"
+               "  -c, --config FILE       configuration file (default: %s)\n"
                "  -l, --log-level LEVEL   error, warning, notice (default), info or debug\n"
                "      --max-sessions N    sessions at once (default 4096)\n"
                "      --max-handles N     handles per session (default 16384)\n"
                "      --max-frame BYTES   largest frame accepted (default 1048576)\n"
                "  -h, --help              show this help\n"
                "  -V, --version           show the version\n",
-               "ipc://$XDG_RUNTIME_DIR/reactord/bus");
+               "ipc://$XDG_RUNTIME_DIR/reactord/bus",
+               geteuid() == 0 ? "/etc/reactord/reactord.conf"
+                              : "$XDG_CONFIG_HOME/reactord/reactord.conf");
 }
 
 static int parse_size(const char *s, size_t min, size_t *ret)
@@ -59,6 +78,61 @@ static void all_stopped(void *userdata)
         (void)sd_event_exit(userdata, 0);
 }
 
+/* Read the file, then put the command line over it; *ret (empty on entry) gets the result. */
+static int load_config(const char *path, bool required, const rd_config *cli, rd_config *ret,
+                       char **ret_error)
+{
+        int k;
+
+        if (path) {
+                k = rd_config_load(path, !required, ret, ret_error);
+                if (k < 0)
+                        return k;
+        }
+        k = rd_config_merge(ret, cli);
+        if (k < 0 && ret_error)
+                *ret_error = strdup(strerror(-k));
+        return k;
+}
+
+/* SIGHUP: read the file again and apply what can change without a restart. */
+static int on_reload(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
+{
+        daemon_state *d = userdata;
+        rd_broker_limits *l = &d->broker->limits, fresh = RD_BROKER_LIMITS_DEFAULT;
+        _cleanup_free_ char *error = NULL;
+        rd_config c = RD_CONFIG_EMPTY;
+        struct timespec ts;
+        int k;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        sd_notifyf(0, "RELOADING=1\nSTATUS=Reloading the configuration\nMONOTONIC_USEC=%" PRIu64,
+                   (uint64_t)ts.tv_sec * USEC_PER_SEC + (uint64_t)ts.tv_nsec / 1000);
+        if (!d->config_path)
+                log_notice("received SIGHUP; no configuration file to read");
+        k = load_config(d->config_path, d->config_required, d->cli, &c, &error);
+        if (k < 0)
+                log_error("%s; keeping the settings in effect", error ? error : strerror(-k));
+        else {
+                rd_config_apply_limits(&c, &fresh);
+                if (!streq_ptr(c.endpoint, d->active->endpoint))
+                        log_warning("the endpoint changes only on a restart; still serving %s",
+                                    d->broker->endpoint);
+                if (fresh.max_frame != l->max_frame)
+                        log_warning("max-frame changes only on a restart; still %zu", l->max_frame);
+                rd_log_set_level(c.log_level >= 0 ? (rd_log_level)c.log_level : RD_LOG_NOTICE);
+                l->max_sessions = fresh.max_sessions;
+                l->max_handles = fresh.max_handles;
+                l->default_lease = fresh.default_lease;
+                l->default_window = fresh.default_window;
+                log_notice("configuration reloaded%s%s", d->config_path ? " from " : "",
+                           d->config_path ? d->config_path : "");
+        }
+        rd_config_done(&c);
+        sd_notifyf(0, "READY=1\nSTATUS=Serving %zu sessions", rd_broker_n_sessions(d->broker));
+        return 0;
+}
+
 static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
 {
         rd_broker *b = userdata;
@@ -81,8 +155,11 @@ static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void
 int main(int argc, char *argv[])
 {
         enum { OPT_MAX_SESSIONS = 0x100, OPT_MAX_HANDLES, OPT_MAX_FRAME };
+        /* Their long names, in the order of the enum above. */
+        static const char *const size_names[] = { "max-sessions", "max-handles", "max-frame" };
         static const struct option options[] = {
                 { "endpoint", required_argument, NULL, 'e' },
+                { "config", required_argument, NULL, 'c' },
                 { "log-level", required_argument, NULL, 'l' },
                 { "max-sessions", required_argument, NULL, OPT_MAX_SESSIONS },
                 { "max-handles", required_argument, NULL, OPT_MAX_HANDLES },
@@ -92,18 +169,30 @@ int main(int argc, char *argv[])
                 {},
         };
         rd_broker_limits limits = RD_BROKER_LIMITS_DEFAULT;
-        _cleanup_free_ char *endpoint = NULL;
+        _cleanup_(rd_config_done) rd_config cli = RD_CONFIG_EMPTY, settings = RD_CONFIG_EMPTY;
+        _cleanup_free_ char *endpoint = NULL, *config_path = NULL, *error = NULL;
+        bool config_required = false;
+        daemon_state state = {};
         sd_event *event = NULL;
         rd_broker *broker = NULL;
         sigset_t mask;
         int c, k, lock_fd = -EBADF;
 
         rd_log_set_ident("reactord");
-        while ((c = getopt_long(argc, argv, "e:l:hV", options, NULL)) >= 0) {
+        while ((c = getopt_long(argc, argv, "e:c:l:hV", options, NULL)) >= 0) {
                 switch (c) {
                 case 'e':
-                        free(endpoint);
-                        endpoint = strdup(optarg);
+                        free(cli.endpoint);
+                        cli.endpoint = strdup(optarg);
+                        if (!cli.endpoint)
+                                return log_error("out of memory"), 1;
+                        break;
+                case 'c':
+                        free(config_path);
+                        config_path = strdup(optarg);
+                        if (!config_path)
+                                return log_error("out of memory"), 1;
+                        config_required = true;
                         break;
                 case 'l':
                         k = rd_log_level_from_string(optarg);
@@ -111,17 +200,17 @@ int main(int argc, char *argv[])
                                 fprintf(stderr, "reactord: unknown log level '%s'\n", optarg);
                                 return 2;
                         }
-                        rd_log_set_level((rd_log_level)k);
+                        cli.log_level = k;
                         break;
                 case OPT_MAX_SESSIONS:
                 case OPT_MAX_HANDLES:
                 case OPT_MAX_FRAME: {
-                        size_t *field = c == OPT_MAX_SESSIONS  ? &limits.max_sessions
-                                        : c == OPT_MAX_HANDLES ? &limits.max_handles
-                                                               : &limits.max_frame;
+                        size_t *field = c == OPT_MAX_SESSIONS  ? &cli.max_sessions
+                                        : c == OPT_MAX_HANDLES ? &cli.max_handles
+                                                               : &cli.max_frame;
                         if (parse_size(optarg, c == OPT_MAX_FRAME ? 1024 : 1, field) < 0) {
                                 fprintf(stderr, "reactord: invalid value '%s' for --%s\n", optarg,
-                                        options[c - OPT_MAX_SESSIONS + 2].name);
+                                        size_names[c - OPT_MAX_SESSIONS]);
                                 return 2;
                         }
                         break;
@@ -140,8 +229,24 @@ int main(int argc, char *argv[])
                 fprintf(stderr, "reactord: unexpected argument '%s'\n", argv[optind]);
                 return 2;
         }
-        if (!endpoint && !(endpoint = rd_endpoint_default()))
+        if (!config_path)
+                config_path = rd_config_default_path();
+        /* The file first, the command line over it: `settings` is what is in effect. */
+        k = load_config(config_path, config_required, &cli, &settings, &error);
+        if (k < 0) {
+                log_error("%s", error ? error : strerror(-k));
+                return k == -ENOMEM ? 1 : 2;
+        }
+        if (settings.log_level >= 0)
+                rd_log_set_level((rd_log_level)settings.log_level);
+        rd_config_apply_limits(&settings, &limits);
+        if (settings.endpoint)
+                endpoint = strdup(settings.endpoint);
+        else
+                endpoint = rd_endpoint_default();
+        if (!endpoint) {
                 return log_error("out of memory"), 1;
+        }
         if (!rd_endpoint_ipc_path(endpoint)) {
                 log_error("%s: only ipc:// endpoints are served (tcp:// needs CURVE, not built in)",
                           endpoint);
@@ -149,13 +254,16 @@ int main(int argc, char *argv[])
         }
 
         lock_fd = rd_endpoint_claim(endpoint);
-        if (lock_fd < 0)
-                return 1;
+        if (lock_fd < 0) {
+                k = -EBUSY;
+                goto finish;
+        }
 
         /* Signals arrive through the loop (signalfd), never as asynchronous handlers. */
         sigemptyset(&mask);
         sigaddset(&mask, SIGTERM);
         sigaddset(&mask, SIGINT);
+        sigaddset(&mask, SIGHUP);  /* reload the configuration */
         sigaddset(&mask, SIGCHLD); /* children are watched through pidfds and signalfd */
         sigprocmask(SIG_BLOCK, &mask, NULL);
         signal(SIGPIPE, SIG_IGN);
@@ -171,8 +279,16 @@ int main(int argc, char *argv[])
                 goto finish;
         }
         broker->on_sessions_changed = notify_status;
+        state = (daemon_state){
+                .broker = broker,
+                .config_path = config_path,
+                .config_required = config_required,
+                .cli = &cli,
+                .active = &settings,
+        };
         if ((k = sd_event_add_signal(event, NULL, SIGTERM, on_signal, broker)) < 0 ||
-            (k = sd_event_add_signal(event, NULL, SIGINT, on_signal, broker)) < 0) {
+            (k = sd_event_add_signal(event, NULL, SIGINT, on_signal, broker)) < 0 ||
+            (k = sd_event_add_signal(event, NULL, SIGHUP, on_reload, &state)) < 0) {
                 log_error("cannot watch signals: %s", strerror(-k));
                 goto finish;
         }

@@ -29,7 +29,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "config.h"
+#include "version.h"
 #include "proto/decoder.h"
 #include "proto/error.h"
 #include "proto/json.h"
