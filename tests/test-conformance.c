@@ -223,7 +223,10 @@ static void teardown(void)
                 waitpid(daemon_pid, NULL, 0);
                 daemon_pid = -1;
         }
+        /* reactord removes its socket; the lock file beside it stays for the next one. */
         snprintf(p, sizeof(p), "%s/bus", tmpdir);
+        (void)unlink(p);
+        snprintf(p, sizeof(p), "%s/bus.lock", tmpdir);
         (void)unlink(p);
         (void)rmdir(tmpdir);
 }
