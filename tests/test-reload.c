@@ -23,6 +23,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "notify.h"
+
 #include "reactord/client.h"
 
 /* Upper bound for anything the daemon is expected to do. */
@@ -83,27 +85,9 @@ static void spawn(void)
         }
 }
 
-/* Whether a datagram that contains `what` comes within `timeout`; others are skipped. */
 static bool next_notify(const char *what, double timeout)
 {
-        double deadline = now() + timeout;
-        char buf[4096];
-
-        for (;;) {
-                struct pollfd pfd = { .fd = fx.fd, .events = POLLIN };
-                double left = deadline - now();
-                ssize_t n;
-
-                if (left <= 0)
-                        return false;
-                if (poll(&pfd, 1, (int)(left * 1000) + 1) <= 0)
-                        continue;
-                n = recv(fx.fd, buf, sizeof(buf) - 1, 0);
-                ck_assert_int_ge(n, 0);
-                buf[n] = '\0';
-                if (strstr(buf, what))
-                        return true;
-        }
+        return notify_next(fx.fd, what, timeout);
 }
 
 static void wait_notify(const char *what)
@@ -161,21 +145,14 @@ static int wait_exit(void)
 static void setup(void)
 {
         const char *tmp = getenv("TMPDIR");
-        struct sockaddr_un sa = { .sun_family = AF_UNIX };
-
         memset(&fx, 0, sizeof(fx));
         fx.daemon = -1;
         snprintf(fx.dir, sizeof(fx.dir), "%s/test-reload-XXXXXX", tmp && *tmp ? tmp : "/tmp");
         ck_assert_ptr_nonnull(mkdtemp(fx.dir));
-        ck_assert_int_lt(snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/notify", fx.dir),
-                         (int)sizeof(sa.sun_path));
-        snprintf(fx.notify, sizeof(fx.notify), "%s", sa.sun_path);
+        fx.fd = notify_listen(fx.dir, fx.notify, sizeof(fx.notify));
         snprintf(fx.config, sizeof(fx.config), "%s/reactord.conf", fx.dir);
         snprintf(fx.log, sizeof(fx.log), "%s/stderr", fx.dir);
         snprintf(fx.endpoint, sizeof(fx.endpoint), "ipc://%s/bus", fx.dir);
-        fx.fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-        ck_assert_int_ge(fx.fd, 0);
-        ck_assert_int_eq(bind(fx.fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
 }
 
 static void teardown(void)
