@@ -40,6 +40,7 @@
 #include "proto/decoder.h"
 #include "proto/json.h"
 #include "proto/writer.h"
+#include "child.h"
 #include "reactord/client.h"
 
 /* How long any one wait may take before the test fails. */
@@ -297,11 +298,10 @@ static long daemon_rss_kib(void)
         return kib;
 }
 
-/* ---- what a test owns: helper processes, clients, pipes ----------------------------------- */
+/* ---- what a test owns: clients (helper processes: tests/child.c)
+ * ----------------------------------- */
 
-static pid_t children[8];     /* helper processes of the test, 0 once reaped */
 static rd_client *clients[8]; /* clients of the test process, NULL once freed */
-static int pipes[16];         /* test-side pipe ends, -1 once closed (0: unused) */
 
 static rd_client *client_new_with(const rd_client_options *opts)
 {
@@ -330,78 +330,6 @@ static void client_free(rd_client *c)
                 if (clients[i] == c)
                         clients[i] = NULL;
         rd_client_free(c);
-}
-
-static int track_pipe(int fd)
-{
-        for (size_t i = 0; i < sizeof(pipes) / sizeof(pipes[0]); i++)
-                if (pipes[i] <= 0) {
-                        pipes[i] = fd;
-                        return fd;
-                }
-        ck_abort_msg("too many pipes");
-        return -1;
-}
-
-/* A helper process that runs fn(in, out, arg) and never returns; it dies with the test. */
-typedef void (*child_fn)(int in, int out, const void *arg);
-
-static pid_t child_start(child_fn fn, const void *arg, int *to_child, int *from_child)
-{
-        int down[2], up[2];
-        size_t i;
-        pid_t pid;
-
-        for (i = 0; i < sizeof(children) / sizeof(children[0]) && children[i]; i++)
-                ;
-        ck_assert_uint_lt(i, sizeof(children) / sizeof(children[0]));
-        ck_assert_int_eq(pipe2(down, O_CLOEXEC), 0);
-        ck_assert_int_eq(pipe2(up, O_CLOEXEC), 0);
-        pid = fork();
-        ck_assert_int_ge(pid, 0);
-        if (pid == 0) {
-                /* Never ck_assert or exit() here: that would run the test's atexit cleanup. */
-                prctl(PR_SET_PDEATHSIG, SIGKILL);
-                close(down[1]);
-                close(up[0]);
-                fn(down[0], up[1], arg);
-                _exit(0);
-        }
-        children[i] = pid;
-        close(down[0]);
-        close(up[1]);
-        *to_child = track_pipe(down[1]);
-        *from_child = track_pipe(up[0]);
-        return pid;
-}
-
-static void child_kill(pid_t pid)
-{
-        for (size_t i = 0; i < sizeof(children) / sizeof(children[0]); i++)
-                if (children[i] == pid) {
-                        kill(pid, SIGKILL);
-                        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-                                ;
-                        children[i] = 0;
-                }
-}
-
-/* Read exactly n bytes a helper sends up its pipe. */
-static void child_read(int fd, void *buf, size_t n)
-{
-        size_t got = 0;
-
-        for (double deadline = now() + WAIT_SEC; got < n;) {
-                struct pollfd p = { .fd = fd, .events = POLLIN };
-                ssize_t k;
-
-                ck_assert_msg(now() < deadline, "the helper said nothing");
-                if (poll(&p, 1, 100) <= 0)
-                        continue;
-                k = read(fd, (char *)buf + got, n - got);
-                ck_assert_msg(k > 0, "the helper is gone");
-                got += (size_t)k;
-        }
 }
 
 /* ---- the daemon and its process tree ------------------------------------------------------ */
@@ -503,14 +431,7 @@ static _Noreturn void janitor_main(int in, int out, const char *exe)
 /* Idempotent: the teardown's work, and an atexit handler for runs without fork. */
 static void cleanup(void)
 {
-        for (size_t i = 0; i < sizeof(pipes) / sizeof(pipes[0]); i++)
-                if (pipes[i] > 0) {
-                        close(pipes[i]);
-                        pipes[i] = -1;
-                }
-        for (size_t i = 0; i < sizeof(children) / sizeof(children[0]); i++)
-                if (children[i] > 0)
-                        child_kill(children[i]);
+        child_cleanup();
         if (janitor_fd >= 0) {
                 close(janitor_fd);
                 janitor_fd = -1;

@@ -37,6 +37,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "child.h"
 #include "reactord/client.h"
 
 /* How long any one wait may take before the test fails. */
@@ -101,7 +102,6 @@ static uint64_t fnv1a(uint64_t h, const uint8_t *p, size_t n)
 static int *fds;              /* test-side fds, -1 once closed */
 static size_t n_fds;          /* entries used in fds */
 static size_t cap_fds;        /* entries allocated */
-static pid_t children[8];     /* child processes, 0 once reaped */
 static rd_client *clients[8]; /* clients of the test process, NULL once freed */
 
 static int track(int fd)
@@ -154,67 +154,6 @@ static void client_free(rd_client *c)
         rd_client_free(c);
 }
 
-/* A child process that runs fn(in, out, arg) and never returns; it dies with the test. */
-typedef void (*child_fn)(int in, int out, const void *arg);
-
-static pid_t spawn(child_fn fn, const void *arg, int *to_child, int *from_child)
-{
-        int down[2], up[2];
-        size_t i;
-        pid_t pid;
-
-        for (i = 0; i < sizeof(children) / sizeof(children[0]) && children[i]; i++)
-                ;
-        ck_assert_uint_lt(i, sizeof(children) / sizeof(children[0]));
-        ck_assert_int_eq(pipe2(down, O_CLOEXEC), 0);
-        ck_assert_int_eq(pipe2(up, O_CLOEXEC), 0);
-        pid = fork();
-        ck_assert_int_ge(pid, 0);
-        if (pid == 0) {
-                /* Never ck_assert or exit() here: that would run the test's atexit cleanup. */
-                prctl(PR_SET_PDEATHSIG, SIGKILL);
-                close(down[1]);
-                close(up[0]);
-                fn(down[0], up[1], arg);
-                _exit(0);
-        }
-        children[i] = pid;
-        close(down[0]);
-        close(up[1]);
-        *to_child = track(down[1]);
-        *from_child = track(up[0]);
-        return pid;
-}
-
-static void child_kill(pid_t pid)
-{
-        for (size_t i = 0; i < sizeof(children) / sizeof(children[0]); i++)
-                if (children[i] == pid) {
-                        kill(pid, SIGKILL);
-                        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-                                ;
-                        children[i] = 0;
-                }
-}
-
-/* Read exactly n bytes a child sends up its pipe. */
-static void child_read(int fd, void *buf, size_t n)
-{
-        size_t got = 0;
-
-        for (double deadline = now() + WAIT_SEC; got < n;) {
-                struct pollfd p = { .fd = fd, .events = POLLIN };
-                ssize_t k;
-
-                ck_assert_msg(now() < deadline, "the child said nothing");
-                if (poll(&p, 1, 100) <= 0)
-                        continue;
-                k = read(fd, (char *)buf + got, n - got);
-                ck_assert_msg(k > 0, "the child is gone");
-                got += (size_t)k;
-        }
-}
-
 /* ---- the daemon --------------------------------------------------------------------------- */
 
 static int unlink_cb(const char *path, const struct stat *st, int flag, struct FTW *ftw)
@@ -231,9 +170,7 @@ static void cleanup(void)
         free(fds);
         fds = NULL;
         n_fds = cap_fds = 0;
-        for (size_t i = 0; i < sizeof(children) / sizeof(children[0]); i++)
-                if (children[i] > 0)
-                        child_kill(children[i]);
+        child_cleanup();
         if (daemon_pid > 0) {
                 kill(daemon_pid, SIGTERM);
                 while (waitpid(daemon_pid, NULL, 0) < 0 && errno == EINTR)
@@ -1741,7 +1678,7 @@ static pid_t shared_setup(rd_client *a, int *port)
         pid_t pid;
         char b;
 
-        pid = spawn(member_main, "web", &to_b, &from_b);
+        pid = child_start(member_main, "web", &to_b, &from_b);
         ck_assert_int_eq(rd_client_callv(a, "tcp.listen", &reply, RD_STR("host", "127.0.0.1"),
                                          RD_UINT("port", 0), RD_STR("name", "web")),
                          0);
@@ -2333,7 +2270,7 @@ START_TEST(test_owner_killed)
         rd_client *c;
         pid_t pid;
 
-        pid = spawn(owner_main, NULL, &to_child, &from_child);
+        pid = child_start(owner_main, NULL, &to_child, &from_child);
         c = client_new();
         ck_assert_int_eq(rd_client_call(c, "reactor.ping", NULL, 0, NULL), 0);
         before = daemon_fd_count();
