@@ -8,12 +8,16 @@
  */
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <unistd.h>
 
 #define RD_EXPORT __attribute__((visibility("default")))
 
 #define ELEMENTSOF(x) (sizeof(x) / sizeof((x)[0]))
+
+/* The struct of type `type` whose member `member` is at `ptr`. */
+#define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
 
 #define _likely_(x)    (__builtin_expect(!!(x), 1))
 #define _unlikely_(x)  (__builtin_expect(!!(x), 0))

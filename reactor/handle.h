@@ -68,6 +68,11 @@ struct rd_reactor {
         struct resolver *resolver;         /* host name resolution, made on first use */
         rd_owner *orphanage;               /* owns resources that outlived their owner; events dropped */
         struct rd_processes *processes;    /* child process machinery, made on first spawn */
+        int io_fd;                         /* the epoll set of io.h */
+        sd_event_source *io_source;        /* watches io_fd */
+        struct rd_io **io_watches;         /* fd -> its watch, or NULL */
+        size_t n_io_watches;               /* length of io_watches */
+        uint32_t io_generation;            /* the last watch's generation */
 };
 
 /* Bytes read from a socket per event (and the size of the reactor's read buffer). */

@@ -2,6 +2,7 @@
 #include <assert.h>
 
 #include "handle.h"
+#include "io.h"
 #include "resolver.h"
 
 static const char *const kind_names[_RD_HANDLE_KIND_MAX] = {
@@ -30,6 +31,7 @@ int rd_reactor_new(sd_event *event, const rd_reactor_sink *sink, rd_reactor **re
         r->event = sd_event_ref(event);
         r->sink = *sink;
         r->next_id = 1;
+        r->io_fd = -EBADF;
         r->read_buffer = malloc(RD_READ_MAX);
         if (!r->read_buffer) {
                 rd_reactor_free(r);
@@ -38,6 +40,8 @@ int rd_reactor_new(sd_event *event, const rd_reactor_sink *sink, rd_reactor **re
         k = rd_owner_new(r, NULL, SIZE_MAX, &r->orphanage);
         if (k >= 0)
                 k = rd__timers_init(r);
+        if (k >= 0)
+                k = rd__io_init(r);
         if (k < 0) {
                 rd_reactor_free(r);
                 return k;
@@ -56,6 +60,7 @@ rd_reactor *rd_reactor_free(rd_reactor *r)
         rd__processes_done(r);
         rd__timers_done(r);
         rd__resolver_done(r);
+        rd__io_done(r);
         rd_hashmap_done(&r->handles);
         rd_hashmap_done(&r->listener_names);
         free(r->read_buffer);

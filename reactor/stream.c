@@ -11,14 +11,14 @@
 #include "basic/buffer.h"
 #include "basic/log.h"
 #include "handle.h"
+#include "io.h"
 #include "resolver.h"
 #include "stream.h"
 
 typedef struct rd_stream {
         rd_handle handle;         /* base; must be first */
         int fd;                   /* the socket, or -EBADF while resolving */
-        sd_event_source *io;      /* watches fd */
-        uint32_t io_events;       /* events io is set to */
+        rd_io io;                 /* watches fd in the reactor's epoll set */
         sd_event_source *timeout; /* connect timeout, or NULL */
         sd_event_source *later;   /* defers a failure found while answering a request */
         int later_error;          /* the failure to report */
@@ -66,8 +66,9 @@ static void finish(rd_stream *s, const char *reason, int error)
 static void update_io(rd_stream *s)
 {
         uint32_t events = 0;
+        int k;
 
-        if (s->fd < 0 || !s->io)
+        if (!rd__io_started(&s->io))
                 return;
         if (s->connecting)
                 events = EPOLLOUT;
@@ -77,12 +78,10 @@ static void update_io(rd_stream *s)
                 if (rd_buffer_size(&s->out) > 0 || (s->shutdown_wanted && !s->write_shut))
                         events |= EPOLLOUT;
         }
-        if (events == s->io_events)
-                return;
-        s->io_events = events;
-        if (events)
-                (void)sd_event_source_set_io_events(s->io, events);
-        (void)sd_event_source_set_enabled(s->io, events ? SD_EVENT_ON : SD_EVENT_OFF);
+        k = rd__io_set(&s->io, events);
+        if (k < 0)
+                log_error("stream %" PRIu64 ": cannot watch its socket: %s", s->handle.id,
+                          strerror(-k));
 }
 
 /*
@@ -183,29 +182,28 @@ static void connected(rd_stream *s)
         emit(s, &ev);
 }
 
-static int on_io(sd_event_source *source, int fd, uint32_t revents, void *userdata)
+static void on_io(rd_io *io, uint32_t revents)
 {
-        rd_stream *s = userdata;
+        rd_stream *s = container_of(io, rd_stream, io);
 
         if (s->connecting) {
                 int err = 0;
                 socklen_t len = sizeof(err);
 
-                if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+                if (getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
                         err = errno;
                 if (err) {
                         finish(s, "error", -err);
-                        return 0;
+                        return;
                 }
                 connected(s);
         }
-        if ((revents & (EPOLLIN | EPOLLHUP | EPOLLERR)) && (s->io_events & EPOLLIN) &&
+        if ((revents & (EPOLLIN | EPOLLHUP | EPOLLERR)) && (s->io.events & EPOLLIN) &&
             read_some(s) < 0)
-                return 0;
+                return;
         if ((revents & (EPOLLOUT | EPOLLERR)) && flush(s) < 0)
-                return 0;
+                return;
         update_io(s);
-        return 0;
 }
 
 static int on_timeout(sd_event_source *source, uint64_t usec, void *userdata)
@@ -226,18 +224,17 @@ static void fail_later(rd_stream *s, int error)
 {
         s->later_error = error;
         s->connecting = false;
-        if (s->io)
-                (void)sd_event_source_set_enabled(s->io, SD_EVENT_OFF);
+        if (rd__io_started(&s->io))
+                (void)rd__io_set(&s->io, 0);
         if (!s->later && sd_event_add_defer(s->handle.reactor->event, &s->later, on_later, s) < 0)
                 log_error("stream %" PRIu64 ": cannot schedule its failure", s->handle.id);
 }
 
 static int watch(rd_stream *s)
 {
-        int k = sd_event_add_io(s->handle.reactor->event, &s->io, s->fd, 0, on_io, s);
+        int k = rd__io_start(s->handle.reactor, &s->io, s->fd, 0, on_io);
         if (k < 0)
                 return k;
-        s->io_events = UINT32_MAX; /* force the first update_io() */
         update_io(s);
         return 0;
 }
@@ -248,7 +245,7 @@ static void stream_free(rd_handle *h)
 {
         rd_stream *s = (rd_stream *)h;
 
-        s->io = sd_event_source_disable_unref(s->io);
+        rd__io_stop(&s->io);
         s->timeout = sd_event_source_disable_unref(s->timeout);
         s->later = sd_event_source_disable_unref(s->later);
         rd_resolve_cancel(s->query);
@@ -322,6 +319,7 @@ static int stream_new(rd_reactor *r, rd_owner *owner, const char *via, rd_stream
         if (!s)
                 return -ENOMEM;
         s->fd = -EBADF;
+        s->io = (rd_io)RD_IO_INIT;
         s->via = via;
         s->high_water = RD_STREAM_HIGH_WATER_DEFAULT;
         s->low_water = RD_STREAM_LOW_WATER_DEFAULT;

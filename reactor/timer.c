@@ -26,7 +26,14 @@ static uint64_t clock_usec(void)
         return (uint64_t)ts.tv_sec * USEC_PER_SEC + (uint64_t)ts.tv_nsec / NSEC_PER_USEC;
 }
 
-/* The loop's cached time: all timers of one wake-up agree on "now" (libuv's uv_now). */
+/*
+ * The loop's cached time: all timers of one wake-up agree on "now" (libuv's
+ * uv_now). Firing uses it; a request that starts or resets a timer uses the
+ * clock itself, because the cached time can be older than the request (a
+ * wake-up reads up to a batch of requests), and a timer must never fire
+ * before `after` has passed from the moment it was asked for (Twisted's
+ * callLater reads the clock too).
+ */
 static uint64_t now_usec(rd_reactor *r)
 {
         uint64_t now;
@@ -275,7 +282,7 @@ int rd_timer_start(rd_reactor *r, rd_owner *owner, uint64_t after, uint64_t ever
         t = calloc(1, sizeof(*t));
         if (!t)
                 return -ENOMEM;
-        t->due = now_usec(r) + after;
+        t->due = clock_usec() + after;
         t->every = every;
         t->heap_index = NOT_QUEUED;
 
@@ -307,7 +314,7 @@ int rd_timer_reset(rd_reactor *r, rd_owner *caller, uint64_t id, uint64_t after)
         if (k < 0)
                 return k;
         t = (rd_timer *)h;
-        t->due = now_usec(r) + after;
+        t->due = clock_usec() + after;
         if (t->heap_index != NOT_QUEUED) {
                 heap_remove(&r->timers, t);
                 k = heap_push(&r->timers, t); /* cannot fail: the slot was just freed */

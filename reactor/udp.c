@@ -8,6 +8,7 @@
 
 #include "basic/log.h"
 #include "handle.h"
+#include "io.h"
 #include "udp.h"
 
 /* Datagrams read per wake-up. */
@@ -16,14 +17,14 @@
 typedef struct rd_udp {
         rd_handle handle;    /* base; must be first */
         int fd;              /* the socket */
-        sd_event_source *io; /* watches fd */
+        rd_io io;            /* watches fd in the reactor's epoll set */
         rd_address local;    /* bound address */
         bool stalled;        /* waiting for the owner's credit */
 } rd_udp;
 
-static int on_io(sd_event_source *source, int fd, uint32_t revents, void *userdata)
+static void on_io(rd_io *io, uint32_t revents)
 {
-        rd_udp *u = userdata;
+        rd_udp *u = container_of(io, rd_udp, io);
         uint8_t *buf = u->handle.reactor->read_buffer;
 
         for (int i = 0; i < READ_BATCH; i++) {
@@ -33,31 +34,30 @@ static int on_io(sd_event_source *source, int fd, uint32_t revents, void *userda
 
                 if (!rd__owner_has_credit(u->handle.owner)) {
                         u->stalled = true;
-                        (void)sd_event_source_set_enabled(u->io, SD_EVENT_OFF);
+                        (void)rd__io_set(&u->io, 0);
                         rd__handle_stall(&u->handle);
-                        return 0;
+                        return;
                 }
                 from.len = sizeof(from.sa);
-                n = recvfrom(fd, buf, RD_READ_MAX, MSG_DONTWAIT, (struct sockaddr *)&from.sa,
+                n = recvfrom(u->fd, buf, RD_READ_MAX, MSG_DONTWAIT, (struct sockaddr *)&from.sa,
                              &from.len);
                 if (n < 0) {
                         if (errno != EAGAIN && errno != EINTR)
                                 log_debug("udp %" PRIu64 ": %s", u->handle.id, strerror(errno));
-                        return 0;
+                        return;
                 }
                 ev.data.data = buf;
                 ev.data.size = (size_t)n;
                 ev.data.from = &from;
                 rd__handle_emit(&u->handle, &ev);
         }
-        return 0;
 }
 
 static void udp_free(rd_handle *h)
 {
         rd_udp *u = (rd_udp *)h;
 
-        u->io = sd_event_source_disable_unref(u->io);
+        rd__io_stop(&u->io);
         if (u->fd >= 0)
                 close(u->fd);
         free(u);
@@ -68,7 +68,7 @@ static void udp_resume(rd_handle *h)
         rd_udp *u = (rd_udp *)h;
 
         u->stalled = false;
-        (void)sd_event_source_set_enabled(u->io, SD_EVENT_ON);
+        (void)rd__io_set(&u->io, EPOLLIN);
 }
 
 static uint32_t udp_describe(rd_handle *h, rd_writer *w, bool count_only)
@@ -97,6 +97,7 @@ int rd_udp_open(rd_reactor *r, rd_owner *owner, const rd_udp_bind *args, uint64_
         u = calloc(1, sizeof(*u));
         if (!u)
                 return -ENOMEM;
+        u->io = (rd_io)RD_IO_INIT;
         u->fd = socket(args->addr.sa.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
         if (u->fd < 0) {
                 k = -errno;
@@ -122,7 +123,7 @@ int rd_udp_open(rd_reactor *r, rd_owner *owner, const rd_udp_bind *args, uint64_
         u->local.len = sizeof(u->local.sa);
         if (getsockname(u->fd, (struct sockaddr *)&u->local.sa, &u->local.len) < 0)
                 u->local = args->addr;
-        k = sd_event_add_io(r->event, &u->io, u->fd, EPOLLIN, on_io, u);
+        k = rd__io_start(r, &u->io, u->fd, EPOLLIN, on_io);
         if (k < 0)
                 goto fail;
         *id = u->handle.id;

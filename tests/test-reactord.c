@@ -2111,7 +2111,9 @@ START_TEST(test_churn)
 
         fds_back_to(fx.daemon, &b, 6 * TIMEOUT);
         rss = rss_kib(fx.daemon);
-        ck_assert_msg(rss - b.rss_kib < CHURN_RSS_KIB,
+        /* Under memcheck the RSS is valgrind's as well (its translations grow
+         * with every new code path); memcheck's own leak check stands in. */
+        ck_assert_msg(getenv("REACTORD_UNDER_VALGRIND") || rss - b.rss_kib < CHURN_RSS_KIB,
                       "reactord's RSS grew from %lld KiB to %lld KiB over the churn", b.rss_kib,
                       rss);
         fprintf(stderr,

@@ -920,7 +920,7 @@ static int cmd_connect(rd_client *c, int argc, char **argv)
         _cleanup_free_ char *pending = NULL;
         netcat nc = { .verb = "connect", .status = -1 };
         bool abstract;
-        uint16_t port;
+        uint16_t port = 0;
         int r;
 
         if (strcmp(argv[1], "unix") == 0) {
