@@ -44,6 +44,48 @@ build_tree() {
         ninja -C "$build"
 }
 
+# The whole suite, in passes:
+#   plain      every suite on the build above
+#   sanitize   every suite again, built with ASan and UBSan ($build-sanitize)
+#   valgrind   every suite under memcheck (--setup=valgrind; the process suites
+#              are left to the sanitizers: valgrind 3.19 lacks the pidfd calls)
+# TEST_PASSES picks some ("plain" for a quick run). The last line is the sum
+# over all passes: "N passed, N failed".
+run_tests() {
+        local passes=${TEST_PASSES:-plain sanitize valgrind} status=0 logs=() line
+        for pass in $passes; do
+                echo "==== $pass"
+                case "$pass" in
+                plain)
+                        meson test -C "$build" --print-errorlogs --num-processes 2 || status=1
+                        logs+=("$build/meson-logs/testlog.txt")
+                        ;;
+                sanitize)
+                        local san="$build-sanitize"
+                        [ -f "$san/build.ninja" ] ||
+                                meson setup "$san" -Db_sanitize=address,undefined -Db_lundef=false >/dev/null
+                        ninja -C "$san"
+                        meson test -C "$san" --print-errorlogs --num-processes 2 || status=1
+                        logs+=("$san/meson-logs/testlog.txt")
+                        ;;
+                valgrind)
+                        meson test -C "$build" --setup=valgrind --print-errorlogs --num-processes 2 || status=1
+                        logs+=("$build/meson-logs/testlog-valgrind.txt")
+                        ;;
+                *)
+                        echo "unknown test pass: $pass" >&2
+                        exit 2
+                        ;;
+                esac
+                tests/summary.sh --logs "${logs[-1]}" 2>/dev/null | tail -1 |
+                        sed "s/^/$pass: /" || true
+        done
+        echo "==== all passes"
+        line=$(tests/summary.sh --logs "${logs[@]}") || status=1
+        echo "$line"
+        exit $status
+}
+
 case "$mode" in
 run)
         install_packages
@@ -53,10 +95,7 @@ run)
 test)
         install_packages
         build_tree
-        status=0
-        meson test -C "$build" --print-errorlogs --num-processes 2 || status=$?
-        tests/summary.sh "$build" || status=$?
-        exit $status
+        run_tests
         ;;
 *)
         echo "usage: $0 run|test" >&2

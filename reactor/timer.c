@@ -229,7 +229,7 @@ static uint32_t timer_describe(rd_handle *h, rd_writer *w, bool count_only)
 
         if (count_only)
                 return 2;
-        now = now_usec(h->reactor);
+        now = clock_usec(); /* as timer.start's "after" counted from */
         rd_write_str(w, "due");
         if (t->heap_index == NOT_QUEUED)
                 rd_write_nil(w);

@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 #
-# Sum the Check results of the last `meson test` run into one line:
+# Sum the Check results of `meson test` runs into one line:
 #
 #     tests/summary.sh BUILDDIR [LOG]
+#     tests/summary.sh --logs FILE...
 #
 # LOG defaults to meson-logs/testlog.txt (a run with --setup=NAME writes
-# testlog-NAME.txt). Each suite prints "NN%: Checks: C, Failures: F, Errors: E";
+# testlog-NAME.txt); --logs sums several runs' log files (the plain, sanitizer
+# and valgrind runs of the test command). Each suite prints "NN%: Checks: C, Failures: F, Errors: E";
 # passed is C - F - E and failed is F + E, summed over all suites. The Python
 # suite (unittest) prints "Ran N tests in ..." then "OK" or "FAILED (failures=F,
 # errors=E)", either possibly with skipped=S: passed is N - F - E - S. A test that
@@ -17,16 +19,21 @@
 
 set -euo pipefail
 
-if [[ $# -lt 1 || $# -gt 2 ]]; then
-        echo "usage: $0 BUILDDIR [LOG]" >&2
+if [[ $# -ge 2 && $1 == --logs ]]; then
+        shift
+        logs=("$@")
+elif [[ $# -ge 1 && $# -le 2 && $1 != --logs ]]; then
+        logs=("$1/meson-logs/${2:-testlog.txt}")
+else
+        echo "usage: $0 BUILDDIR [LOG] | --logs FILE..." >&2
         exit 2
 fi
-
-log="$1/meson-logs/${2:-testlog.txt}"
-if [[ ! -r "$log" ]]; then
-        echo "$0: cannot read $log (run meson test first)" >&2
-        exit 2
-fi
+for log in "${logs[@]}"; do
+        if [[ ! -r "$log" ]]; then
+                echo "$0: cannot read $log (run meson test first)" >&2
+                exit 2
+        fi
+done
 
 awk '
 function finish() {
@@ -91,4 +98,4 @@ END {
         printf "%d passed, %d failed\n", passed, failed
         exit (failed > 0 || ntests == 0) ? 1 : 0
 }
-' "$log"
+' "${logs[@]}"

@@ -1992,6 +1992,7 @@ static void *sink_main(void *userdata)
 {
         flow_sink *s = userdata;
         uint64_t next_stall = SINK_STALL_EVERY / 2;
+        uint64_t seen = 0; /* the writer's refusals the stalls have seen */
         size_t size = 256 * 1024;
         uint8_t *buf = malloc(size);
         struct pollfd p = { .fd = s->lfd, .events = POLLIN };
@@ -2022,12 +2023,18 @@ static void *sink_main(void *userdata)
                 s->fnv = fnv1a(s->fnv, buf, (size_t)k);
                 s->got += (uint64_t)k;
                 if (s->got >= next_stall) {
-                        uint64_t seen = __atomic_load_n(&s->refused, __ATOMIC_ACQUIRE);
+                        /*
+                         * Wait for a refusal the last stall has not seen yet. One
+                         * that came before this stall counts: the writer then
+                         * waits for stream.drained, which needs this thread to
+                         * read on, and will not be refused again meanwhile.
+                         */
                         double deadline = now() + WAIT_SEC;
 
                         while (__atomic_load_n(&s->refused, __ATOMIC_ACQUIRE) == seen &&
                                now() < deadline)
                                 usleep(1000);
+                        seen = __atomic_load_n(&s->refused, __ATOMIC_ACQUIRE);
                         next_stall += SINK_STALL_EVERY;
                 }
         }

@@ -1911,8 +1911,10 @@ static int gw_read(rd_client *c, gateway *gw)
                 gw_line(c, gw, gw->buf + start, gw->len - start);
                 start = gw->len;
         }
-        memmove(gw->buf, gw->buf + start, gw->len - start);
-        gw->len -= start;
+        if (start > 0) { /* gw->buf is NULL when nothing came in at all */
+                memmove(gw->buf, gw->buf + start, gw->len - start);
+                gw->len -= start;
+        }
         return 0;
 }
 
