@@ -243,6 +243,16 @@ int rd_api_process_spawn(rd_call *c)
                 sp.set_gid = a[P_GID].present;
                 sp.uid = (uid_t)a[P_UID].u;
                 sp.gid = (gid_t)a[P_GID].u;
+        } else if (geteuid() == 0 && !rd_session_peer_is_root(c->session)) {
+                rd_session *s = c->session;
+                /* A root reactord runs a non-root client's child as the client, never as root. */
+                if (!s->has_cred)
+                        return rd_call_fail(c, -EPERM,
+                                            "a client whose user is unknown (tcp://) cannot spawn "
+                                            "on a root reactord");
+                sp.set_uid = sp.set_gid = true;
+                sp.uid = s->peer_uid;
+                sp.gid = s->peer_gid;
         }
         if ((k = build_argv(c, &argv)) < 0 || (k = build_env(c, &env)) < 0)
                 return k;
@@ -266,6 +276,10 @@ int rd_api_process_spawn(rd_call *c)
                              sizeof(err));
         if (k == -EMFILE)
                 return rd_api_handle_error(c, k, 0, "");
+        if (k == -EDQUOT)
+                return rd_call_fail(c, -EAGAIN,
+                                    "max_processes: %s; wait for a process.ended {final: true}",
+                                    err);
         if (k < 0)
                 return rd_call_fail(c, k, "%s", err[0] ? err : strerror(-k));
 
@@ -296,6 +310,13 @@ static int process_error(rd_call *c, int k)
                 return rd_call_fail(c, k, "stdin is closed or not a pipe");
         if (k == -EAGAIN)
                 return rd_call_fail(c, k, "stdin buffer is full; wait for process.drained");
+        if (k == -EDQUOT)
+                return rd_call_fail(c, -EAGAIN,
+                                    "the session's write buffers are at max_write_buffer; wait "
+                                    "for process.drained");
+        if (k == -EMSGSIZE)
+                return rd_call_fail(c, k,
+                                    "the write is larger than the session's max_write_buffer");
         if (k == -ESRCH)
                 return rd_call_fail(c, k, "no running instance to signal");
         if (k == -EINVAL)
@@ -384,6 +405,11 @@ int rd_api_process_take(rd_call *c)
                 return rd_call_fail(c, k, "no process named '%s'", name);
         if (k == -EBUSY)
                 return rd_call_fail(c, k, "process '%s' belongs to a live session", name);
+        if (k == -EDQUOT)
+                return rd_call_fail(c, -EAGAIN,
+                                    "process '%s': its instances would pass the session's "
+                                    "max_processes",
+                                    name);
         if (k < 0)
                 return rd_api_handle_error(c, k, 0, "");
         rd_call_reply(c, 1);

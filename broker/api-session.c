@@ -4,7 +4,9 @@
 #include <string.h>
 
 #include "api.h"
+#include "basic/endpoint.h"
 #include "basic/log.h"
+#include "curve.h"
 #include "version.h"
 
 #define LEASE_MIN  (50 * USEC_PER_MSEC)
@@ -37,6 +39,10 @@ int rd_api_session_hello(rd_call *c)
                                     b->limits.max_sessions);
         if (name->present && name->s.n > 255)
                 return rd_call_fail(c, -EINVAL, "param 'name': longer than 255 bytes");
+        /* The handshake admitted the key; a reload may have revoked it since. */
+        if (b->curve && !rd_curve_allows(b->curve, b->frame_user))
+                return rd_call_fail(c, -EPERM, "the key of '%s' is no longer allowed",
+                                    b->frame_user ? b->frame_user : "this client");
 
         k = rd_session_new(
                 b, c->rid.p, c->rid.n, name->present ? name->s.p : NULL,
@@ -48,7 +54,15 @@ int rd_api_session_hello(rd_call *c)
         if (k < 0)
                 return rd_call_fail(c, k, "cannot make a session");
         c->session = s;
-        if (c->peer) {
+        if ((b->frame_user && !(s->user = strdup(b->frame_user))) ||
+            (c->peer && !rd_endpoint_ipc_path(b->endpoint) && !(s->address = strdup(c->peer)))) {
+                rd__broker_kill_session(b, s, NULL);
+                c->session = NULL;
+                return rd_call_fail(c, -ENOMEM, "cannot make a session");
+        }
+        /* Only an ipc peer has credentials: a tcp Peer-Address is an IP address, and an IPv6
+         * one must never be read as ":uid:gid:pid". */
+        if (c->peer && rd_endpoint_ipc_path(b->endpoint)) {
                 /* "host:uid:gid:pid": the last three fields. */
                 unsigned long uid, gid, pid;
                 const char *q = c->peer + strlen(c->peer);
@@ -63,6 +77,13 @@ int rd_api_session_hello(rd_call *c)
                         s->peer_pid = (pid_t)pid;
                 }
         }
+        /*
+         * A root reactord serves many users: the session acts for its peer
+         * alone (root, or a user whose identity is unknown to nobody's
+         * benefit). A user instance serves its own user and stays as it is.
+         */
+        if (geteuid() == 0)
+                rd_owner_set_identity(s->owner, s->peer_uid, rd_session_peer_is_root(s));
 
         rd_call_reply(c, 7);
         rd_write_kv_uint(c->w, "session", s->id);
@@ -72,11 +93,13 @@ int rd_api_session_hello(rd_call *c)
         rd_write_kv_duration(c->w, "lease", s->lease);
         rd_write_kv_uint(c->w, "window", s->window);
         rd_write_str(c->w, "limits");
-        rd_write_map(c->w, 4);
+        rd_write_map(c->w, 6);
         rd_write_kv_uint(c->w, "max_frame", b->limits.max_frame);
         rd_write_kv_uint(c->w, "max_handles", b->limits.max_handles);
         rd_write_kv_uint(c->w, "max_sessions", b->limits.max_sessions);
         rd_write_kv_uint(c->w, "max_batch", b->limits.max_batch);
+        rd_write_kv_uint(c->w, "max_processes", b->limits.max_processes);
+        rd_write_kv_uint(c->w, "max_write_buffer", b->limits.max_write_buffer);
         return 0;
 }
 

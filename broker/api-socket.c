@@ -4,6 +4,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "activation.h"
 #include "api.h"
 #include "reactor/listener.h"
 #include "reactor/stream.h"
@@ -27,6 +28,22 @@ static int port_of(rd_call *c, const rd_arg *a, uint16_t *port)
                 return rd_call_fail(c, -EINVAL, "param 'port': must be at most 65535");
         *port = (uint16_t)a->u;
         return 0;
+}
+
+/*
+ * Binding a port below 1024 (0 picks a free, higher one) is for root clients
+ * only, judged by the peer credentials of the session's connection; a client
+ * whose credentials are not known (not on an ipc endpoint) counts as
+ * unprivileged. reactord itself may well run as root: it must not lend that
+ * to a client that is not.
+ */
+static int check_port_privilege(rd_call *c, uint64_t port, const char *param)
+{
+        if (port == 0 || port >= 1024 || rd_session_peer_is_root(c->session))
+                return 0;
+        return rd_call_fail(c, -EPERM,
+                            "param '%s': port %" PRIu64 " is below 1024, for root clients only",
+                            param, port);
 }
 
 /* {host?, port} -> a bindable address; host defaults to "::" (IPv6 and IPv4). */
@@ -103,8 +120,10 @@ static int listen_common(rd_call *c, rd_listen *l, const rd_arg *backlog, const 
                 return rd_call_fail(c, -EINVAL, "param 'backlog': must be 1..65535");
         l->backlog = backlog->present ? (int)backlog->u : 128;
         if (name->present) {
-                if (name->s.n == 0 || name->s.n > 255)
-                        return rd_call_fail(c, -EINVAL, "param 'name': must be 1..255 bytes");
+                /* The reactor keeps names as C strings (found by fuzz-session). */
+                if (name->s.n == 0 || name->s.n > 255 || memchr(name->s.p, '\0', name->s.n))
+                        return rd_call_fail(c, -EINVAL,
+                                            "param 'name': must be 1..255 bytes, without NUL");
                 l->name = name->s.p;
                 l->name_len = name->s.n;
         }
@@ -120,6 +139,8 @@ int rd_api_tcp_listen(rd_call *c)
         rd_listen l = { .mode = -1, .reuse_port = c->args[3].present && c->args[3].b };
         int k = ip_address(c, &c->args[0], &c->args[1], &l.addr);
 
+        if (k >= 0)
+                k = check_port_privilege(c, c->args[1].u, "port");
         return k < 0 ? k : listen_common(c, &l, &c->args[2], &c->args[4]);
 }
 
@@ -142,9 +163,13 @@ int rd_api_listener_join(rd_call *c)
 {
         rd_address bound;
         uint64_t id;
-        int k = rd_listener_join(c->broker->reactor, c->session->owner, c->args[0].s.p,
-                                 c->args[0].s.n, &id, &bound);
+        int k;
 
+        /* As at tcp.listen: the reactor keeps names as C strings. */
+        if (memchr(c->args[0].s.p, '\0', c->args[0].s.n))
+                return rd_call_fail(c, -EINVAL, "param 'name': must not hold NUL");
+        k = rd_listener_join(c->broker->reactor, c->session->owner, c->args[0].s.p, c->args[0].s.n,
+                             &id, &bound);
         if (k == -ENOENT)
                 return rd_call_fail(c, k, "no listener named '%.*s'", (int)c->args[0].s.n,
                                     c->args[0].s.p);
@@ -152,6 +177,60 @@ int rd_api_listener_join(rd_call *c)
                 return socket_error(c, k, "join");
         reply_bound(c, id, &bound);
         return 0;
+}
+
+/* ---- activated sockets ---- */
+
+/* tcp.adopt, unix.adopt: serve a socket the service manager passed (PROTOCOL.md §4). */
+static int adopt(rd_call *c, bool tcp)
+{
+        const rd_arg *name = &c->args[0], *shared = &c->args[1];
+        rd_activated *s = rd_activation_find(c->broker->activation, name->s.p, name->s.n);
+        rd_address bound;
+        uint64_t id;
+        int k;
+
+        if (!s)
+                return rd_call_fail(c, -ENOENT, "no activated socket named '%.*s'", (int)name->s.n,
+                                    name->s.p);
+        if (tcp ? s->family != AF_INET && s->family != AF_INET6 : s->family != AF_UNIX)
+                return rd_call_fail(c, -EINVAL,
+                                    "activated socket '%s' is of family %s; tcp.adopt takes inet "
+                                    "and inet6 sockets, unix.adopt unix ones",
+                                    s->name, rd_activated_family_name(s));
+        if (s->type != SOCK_STREAM || !s->listening)
+                return rd_call_fail(c, -EINVAL,
+                                    "activated socket '%s' is not a listening stream socket (%s)",
+                                    s->name, rd_activated_type_name(s));
+        if (s->taken)
+                return rd_call_fail(c, -EBUSY,
+                                    "activated socket '%s' is served by another listener; it "
+                                    "returns when that listener closes",
+                                    s->name);
+        k = rd_listener_adopt(c->broker->reactor, c->session->owner,
+                              &(rd_listen_adopt){
+                                      .fd = s->fd,
+                                      .name = shared->present && shared->b ? s->name : NULL,
+                                      .name_len = strlen(s->name),
+                                      .on_close = rd_activated_release,
+                                      .userdata = s,
+                              },
+                              &id, &bound);
+        if (k < 0)
+                return socket_error(c, k, tcp ? "tcp.adopt" : "unix.adopt");
+        s->taken = true;
+        reply_bound(c, id, &bound);
+        return 0;
+}
+
+int rd_api_tcp_adopt(rd_call *c)
+{
+        return adopt(c, true);
+}
+
+int rd_api_unix_adopt(rd_call *c)
+{
+        return adopt(c, false);
 }
 
 /* ---- streams ---- */
@@ -195,6 +274,8 @@ int rd_api_tcp_connect(rd_call *c)
                     (bp && rd_value_uint(bp, &port_num) < 0) || n >= sizeof(hb) || port_num > 65535)
                         return rd_call_fail(c, -EINVAL,
                                             "param 'bind': expected {host?: str, port?: uint}");
+                if ((k = check_port_privilege(c, port_num, "bind")) < 0)
+                        return k;
                 memcpy(hb, p, n);
                 hb[n] = '\0';
                 if (rd_address_from_ip(hb, (uint16_t)port_num, AF_UNSPEC, &bind_to) < 0)
@@ -222,6 +303,15 @@ int rd_api_stream_write(rd_call *c)
         if (k == -EAGAIN)
                 return rd_call_fail(
                         c, k, "write buffer is at its high-water mark; wait for stream.drained");
+        if (k == -EDQUOT)
+                return rd_call_fail(c, -EAGAIN,
+                                    "the session's write buffers are at max_write_buffer; wait for "
+                                    "stream.drained");
+        if (k == -EMSGSIZE)
+                return rd_call_fail(c, k,
+                                    "a write of %zu bytes is larger than the session's "
+                                    "max_write_buffer",
+                                    c->args[1].s.n);
         if (k == -EPIPE)
                 return rd_call_fail(c, k, "the stream is shut or closing for writing");
         if (k < 0)
@@ -286,6 +376,8 @@ int rd_api_udp_bind(rd_call *c)
         uint64_t id;
         int k = ip_address(c, &c->args[0], &c->args[1], &args.addr);
 
+        if (k >= 0)
+                k = check_port_privilege(c, c->args[1].u, "port");
         if (k < 0)
                 return k;
         k = rd_udp_open(c->broker->reactor, c->session->owner, &args, &id, &bound);

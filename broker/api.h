@@ -26,6 +26,8 @@ int rd_api_timer_cancel(rd_call *c);
 int rd_api_tcp_listen(rd_call *c);
 int rd_api_unix_listen(rd_call *c);
 int rd_api_listener_join(rd_call *c);
+int rd_api_tcp_adopt(rd_call *c);
+int rd_api_unix_adopt(rd_call *c);
 int rd_api_tcp_connect(rd_call *c);
 int rd_api_unix_connect(rd_call *c);
 int rd_api_stream_write(rd_call *c);

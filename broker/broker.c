@@ -1,12 +1,15 @@
 /* SPDX-License-Identifier: MIT */
+#include <fcntl.h>
 #include <inttypes.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <time.h>
 #include <zmq.h>
 
+#include "activation.h"
 #include "basic/log.h"
 #include "broker.h"
+#include "curve.h"
 #include "dispatch.h"
 #include "proto/error.h"
 #include "session.h"
@@ -33,8 +36,9 @@ static rd_session *find_session(rd_broker *b, const void *rid, size_t n)
         return rd_hashmap_get(&b->sessions, rd_hash_bytes(rid, n), rd_session_match_rid, &key);
 }
 
-/* Log bad input at warning level, at most BAD_LOG_PER_SEC lines a second. */
-_printf_(2, 3) static void log_bad(rd_broker *b, const char *fmt, ...)
+/* Log bad input (from session `s`, or NULL) at warning level, at most BAD_LOG_PER_SEC lines a
+ * second. */
+_printf_(3, 4) static void log_bad(rd_broker *b, const rd_session *s, const char *fmt, ...)
 {
         uint64_t now = loop_now(b);
         char line[512];
@@ -55,7 +59,7 @@ _printf_(2, 3) static void log_bad(rd_broker *b, const char *fmt, ...)
         va_start(ap, fmt);
         vsnprintf(line, sizeof(line), fmt, ap);
         va_end(ap);
-        log_warning("%s", line);
+        log_session(RD_LOG_WARNING, s, "%s", line);
 }
 
 /* ---- sending ---- */
@@ -104,8 +108,17 @@ static int on_flush(sd_event_source *source, void *userdata)
                         rd__broker_kill_session(b, s, NULL);
                         continue;
                 }
-                if (s->backlog)
+                if (s->backlog) {
+                        /*
+                         * A frame ZeroMQ refused just now went to the backlog, and
+                         * that marked the session dirty again: take it off b->dirty
+                         * before linking it into `again`, or both lists share the
+                         * node and this loop never ends (found by fuzz-session).
+                         */
+                        if (rd_list_linked(&s->dirty_link))
+                                rd_list_remove(&s->dirty_link);
                         rd_list_append(&again, &s->dirty_link);
+                }
         }
         if (!rd_list_empty(&again)) {
                 /* ZeroMQ's queue for these peers is full: try again shortly. */
@@ -150,6 +163,8 @@ static void reap(rd_broker *b)
 static int on_reap(sd_event_source *source, void *userdata)
 {
         reap(userdata);
+        /* Telling an ended session (session.closed) was a zmq call: it may have taken the edge. */
+        pump(userdata);
         return 0;
 }
 
@@ -195,13 +210,14 @@ static void report_not_msgpack(rd_broker *b, rd_session *s, const rd_rid *rid, s
 {
         char who[96];
 
-        log_bad(b, "%s: frame of %zu bytes is not msgpack", peer_name(s, who, sizeof(who)), size);
+        log_bad(b, s, "%s: frame of %zu bytes is not msgpack", peer_name(s, who, sizeof(who)),
+                size);
         rd__broker_report(b, s, rid, -EBADMSG,
                           "frame is not valid msgpack; the rest of it was dropped", NULL, NULL);
 }
 
-static void handle_frame(rd_broker *b, const rd_rid *rid, const char *peer, const void *data,
-                         size_t size)
+void rd__broker_handle_frame(rd_broker *b, const rd_rid *rid, const char *peer, const void *data,
+                             size_t size)
 {
         rd_session *s = find_session(b, rid->p, rid->n);
         char who[96];
@@ -214,7 +230,7 @@ static void handle_frame(rd_broker *b, const rd_rid *rid, const char *peer, cons
 
         if (size > b->limits.max_frame) {
                 char m[128];
-                log_bad(b, "%s: frame of %zu bytes refused (max_frame %zu)",
+                log_bad(b, s, "%s: frame of %zu bytes refused (max_frame %zu)",
                         peer_name(s, who, sizeof(who)), size, b->limits.max_frame);
                 snprintf(m, sizeof(m), "frame of %zu bytes is larger than max_frame (%zu)", size,
                          b->limits.max_frame);
@@ -233,7 +249,7 @@ static void handle_frame(rd_broker *b, const rd_rid *rid, const char *peer, cons
         while ((k = rd_decoder_next(b->decoder, &msg)) != 0) {
                 if (k == -EBADMSG) {
                         if (msg.has_msgid) {
-                                log_bad(b, "%s: request %" PRIu64 " is not valid msgpack",
+                                log_bad(b, s, "%s: request %" PRIu64 " is not valid msgpack",
                                         peer_name(s, who, sizeof(who)), msg.msgid);
                                 rd_write_error(&b->reply, msg.msgid, -EBADMSG,
                                                "request is not valid msgpack, is truncated, or "
@@ -243,7 +259,7 @@ static void handle_frame(rd_broker *b, const rd_rid *rid, const char *peer, cons
                         break;
                 }
                 if (k == -EPROTO) {
-                        log_bad(b, "%s: a msgpack value that is not a msgpack-rpc message",
+                        log_bad(b, s, "%s: a msgpack value that is not a msgpack-rpc message",
                                 peer_name(s, who, sizeof(who)));
                         if (msg.has_msgid && msg.type == RD_MSG_REQUEST)
                                 rd_write_error(&b->reply, msg.msgid, -EPROTO,
@@ -257,8 +273,22 @@ static void handle_frame(rd_broker *b, const rd_rid *rid, const char *peer, cons
                         continue;
                 }
                 if (msg.type == RD_MSG_RESPONSE) {
-                        log_bad(b, "%s: sent a response; clients send requests and notifications",
+                        log_bad(b, s,
+                                "%s: sent a response; clients send requests and notifications",
                                 peer_name(s, who, sizeof(who)));
+                        continue;
+                }
+                /*
+                 * The replies to one frame are bounded: past max_frame, each
+                 * request left gets a short error instead of its answer, so a
+                 * frame of small requests with large answers (reactor.methods
+                 * many times over) cannot make reactord build a reply frame of
+                 * hundreds of MiB.
+                 */
+                if (msg.type == RD_MSG_REQUEST && b->reply.size >= b->limits.max_frame) {
+                        rd_write_error(&b->reply, msg.msgid, -E2BIG,
+                                       "the replies to this frame reached max_frame: send this "
+                                       "request again in another frame");
                         continue;
                 }
                 rd_dispatch(b, s, rid, peer, &msg, &b->reply);
@@ -298,9 +328,12 @@ static void receive(rd_broker *b)
                         break;
                 rd_rid r = { zmq_msg_data(&rid), zmq_msg_size(&rid) };
                 if (!zmq_msg_more(&body)) {
-                        /* For ipc peers libzmq reports "...:uid:gid:pid" (SO_PEERCRED). */
-                        handle_frame(b, &r, zmq_msg_gets(&body, "Peer-Address"),
-                                     zmq_msg_data(&body), zmq_msg_size(&body));
+                        /* For ipc peers libzmq reports "...:uid:gid:pid" (SO_PEERCRED). With
+                         * CURVE, User-Id is the name our ZAP handler gave the client's key. */
+                        b->frame_user = zmq_msg_gets(&body, "User-Id");
+                        rd__broker_handle_frame(b, &r, zmq_msg_gets(&body, "Peer-Address"),
+                                                zmq_msg_data(&body), zmq_msg_size(&body));
+                        b->frame_user = NULL;
                         continue;
                 }
 
@@ -313,7 +346,7 @@ static void receive(rd_broker *b)
                 }
                 rd_session *s = find_session(b, r.p, r.n);
                 char who[96];
-                log_bad(b, "%s: multi-part message dropped", peer_name(s, who, sizeof(who)));
+                log_bad(b, s, "%s: multi-part message dropped", peer_name(s, who, sizeof(who)));
                 rd__broker_report(b, s, &r, -EPROTO,
                                   "multi-part messages are not accepted: send one frame", NULL,
                                   NULL);
@@ -355,6 +388,12 @@ static bool has_credit(rd_owner *owner, void *userdata)
         return !s->end_reason && rd_session_has_credit(s);
 }
 
+/* Log lines about a handle name its session too. */
+static void owner_log_fields(rd_owner *owner, rd_log_fields *f, void *userdata)
+{
+        rd_session_log_fields(rd_owner_get_userdata(owner), f);
+}
+
 /* ---- life ---- */
 
 static int setsockopt_int(void *socket, int option, int value)
@@ -365,15 +404,27 @@ static int setsockopt_int(void *socket, int option, int value)
 int rd_broker_new(sd_event *event, const char *endpoint, const rd_broker_limits *limits,
                   rd_broker **ret)
 {
+        return rd_broker_new_activated(event, endpoint, NULL, limits, ret);
+}
+
+int rd_broker_new_activated(sd_event *event, const char *endpoint, rd_activation *activation,
+                            const rd_broker_limits *limits, rd_broker **ret)
+{
         rd_broker *b;
         int fd, k;
         size_t len = sizeof(fd);
 
-        assert_return(event && endpoint && ret, -EINVAL);
+        if (!event || !endpoint || !ret) {
+                rd_activation_free(activation);
+                return -EINVAL;
+        }
 
         b = calloc(1, sizeof(*b));
-        if (!b)
+        if (!b) {
+                rd_activation_free(activation);
                 return -ENOMEM;
+        }
+        b->activation = activation;
         b->event = sd_event_ref(event);
         b->limits = limits ? *limits : (rd_broker_limits)RD_BROKER_LIMITS_DEFAULT;
         b->next_session_id = 1;
@@ -388,7 +439,12 @@ int rd_broker_new(sd_event *event, const char *endpoint, const rd_broker_limits 
         k = rd_decoder_new(&b->decoder);
         if (k < 0)
                 goto fail;
-        k = rd_reactor_new(event, &(rd_reactor_sink){ emit, has_credit, b }, &b->reactor);
+        k = rd_reactor_new(event,
+                           &(rd_reactor_sink){ .emit = emit,
+                                               .has_credit = has_credit,
+                                               .userdata = b,
+                                               .log_fields = owner_log_fields },
+                           &b->reactor);
         if (k < 0)
                 goto fail;
 
@@ -422,10 +478,42 @@ int rd_broker_new(sd_event *event, const char *endpoint, const rd_broker_limits 
                 k = -errno;
                 goto fail;
         }
+        if (activation && activation->bus_fd >= 0) {
+                /* ZeroMQ closes the fd it serves; the pool keeps the service manager's own. */
+                int bus = fcntl(activation->bus_fd, F_DUPFD_CLOEXEC, 3);
+
+                if (bus < 0 || (k = setsockopt_int(b->router, ZMQ_USE_FD, bus)) < 0) {
+                        k = bus < 0 ? -errno : k;
+                        if (bus >= 0)
+                                close(bus);
+                        goto fail;
+                }
+        }
+        /* The ZAP handler is bound first: no handshake may complete without it. */
+        if (b->limits.curve_secret_key &&
+            ((k = rd_curve_new(event, b->zctx, b->limits.curve_secret_key, b->limits.curve_allow,
+                               &b->curve)) < 0 ||
+             (k = rd_curve_apply(b->curve, b->router)) < 0))
+                goto fail;
         if (zmq_bind(b->router, endpoint) < 0) {
                 k = -errno;
                 log_error("cannot bind %s: %s", endpoint, zmq_strerror(errno));
                 goto fail;
+        }
+        if (strncmp(endpoint, "tcp://", 6) == 0) {
+                /* "tcp://127.0.0.1:*" binds a free port: show the one bound. */
+                char bound[256];
+                size_t n = sizeof(bound);
+
+                if (zmq_getsockopt(b->router, ZMQ_LAST_ENDPOINT, bound, &n) == 0 && bound[0]) {
+                        char *p = strdup(bound);
+                        if (!p) {
+                                k = -ENOMEM;
+                                goto fail;
+                        }
+                        free(b->endpoint);
+                        b->endpoint = p;
+                }
         }
         if (zmq_getsockopt(b->router, ZMQ_FD, &fd, &len) < 0) {
                 k = -errno;
@@ -485,9 +573,12 @@ rd_broker *rd_broker_free(rd_broker *b)
         sd_event_source_disable_unref(b->retry_source);
         if (b->router)
                 zmq_close(b->router);
+        rd_curve_free(b->curve); /* its socket too must be closed before the context ends */
         if (b->zctx)
                 zmq_ctx_term(b->zctx); /* waits up to ZMQ_LINGER for the goodbyes */
         rd_reactor_free(b->reactor);
+        /* After the reactor: closing adopted listeners hands their sockets back to the pool. */
+        rd_activation_free(b->activation);
         rd_decoder_free(b->decoder);
         rd_writer_done(&b->reply);
         rd_hashmap_done(&b->sessions);
@@ -500,4 +591,35 @@ rd_broker *rd_broker_free(rd_broker *b)
 size_t rd_broker_n_sessions(const rd_broker *b)
 {
         return rd_hashmap_size(&b->sessions);
+}
+
+int rd_broker_reload_curve(rd_broker *b, const char *allow_dir)
+{
+        rd_session *s;
+        bool again = true;
+        size_t i;
+        int n;
+
+        assert_return(b && allow_dir, -EINVAL);
+
+        if (!b->curve)
+                return -ENOTCONN;
+        n = rd_curve_reload(b->curve, allow_dir);
+        if (n < 0)
+                return n;
+        /* Ending a session takes it out of the map: walk again after each one. */
+        while (again) {
+                again = false;
+                i = 0;
+                while ((s = rd_hashmap_next(&b->sessions, &i)))
+                        if (s->user && !s->end_reason && !rd_curve_allows(b->curve, s->user)) {
+                                log_notice("session %" PRIu64 " (%s): the key of '%s' is no "
+                                           "longer allowed; ending it",
+                                           s->id, s->name ? s->name : "unnamed", s->user);
+                                rd__broker_kill_session(b, s, "key revoked");
+                                again = true;
+                                break;
+                        }
+        }
+        return n;
 }

@@ -20,6 +20,8 @@
 #include "reactor/reactor.h"
 
 typedef struct rd_session rd_session;
+typedef struct rd_activation rd_activation;
+typedef struct rd_curve rd_curve;
 
 typedef struct rd_rid {
         const void *p; /* routing id bytes (borrowed) */
@@ -30,15 +32,21 @@ typedef struct rd_broker_limits {
         size_t max_frame;        /* largest frame accepted from a client, bytes */
         size_t max_handles;      /* handles per session */
         size_t max_sessions;     /* sessions at once */
+        size_t max_processes;    /* process instances per session */
+        size_t max_write_buffer; /* bytes in a session's stream and stdin write buffers together */
         size_t max_batch;        /* an event frame is closed at this size, bytes */
         size_t max_backlog;      /* bytes queued for a client that does not read */
         uint64_t default_lease;  /* µs */
         uint64_t default_window; /* bytes */
+        /* CURVE (curve.h), read by rd_broker_new() only; both NULL for none. Borrowed. */
+        const char *curve_secret_key; /* reactord's key pair: a NAME.key file */
+        const char *curve_allow;      /* directory of the allowed clients' NAME.pub files */
 } rd_broker_limits;
 
 #define RD_BROKER_LIMITS_DEFAULT                                                                   \
         {                                                                                          \
                 .max_frame = 1024 * 1024, .max_handles = 16384, .max_sessions = 4096,              \
+                .max_processes = 1024, .max_write_buffer = 64 * 1024 * 1024,                       \
                 .max_batch = 64 * 1024, .max_backlog = 16 * 1024 * 1024,                           \
                 .default_lease = 10 * USEC_PER_SEC, .default_window = 1024 * 1024,                 \
         }
@@ -46,6 +54,8 @@ typedef struct rd_broker_limits {
 typedef struct rd_broker {
         sd_event *event;               /* the loop (referenced) */
         rd_reactor *reactor;           /* owned */
+        rd_activation *activation;     /* sockets the service manager passed (owned), or NULL */
+        rd_curve *curve;               /* CURVE server and ZAP handler (owned), or NULL */
         void *zctx;                    /* ZeroMQ context, owned */
         void *router;                  /* the ROUTER socket */
         char *endpoint;                /* as bound */
@@ -59,6 +69,7 @@ typedef struct rd_broker {
         rd_list dead;                  /* sessions to end outside callbacks */
         rd_decoder *decoder;           /* reused for every frame */
         rd_writer reply;               /* responses to the frame being handled */
+        const char *frame_user;        /* ZAP User-Id of the frame being handled, or NULL */
         rd_broker_limits limits;       /* caps and defaults */
         uint64_t next_session_id;      /* never reused */
         uint64_t started;              /* CLOCK_MONOTONIC µs */
@@ -78,6 +89,15 @@ typedef struct rd_broker {
  */
 int rd_broker_new(sd_event *event, const char *endpoint, const rd_broker_limits *limits,
                   rd_broker **ret);
+/*
+ * As rd_broker_new(), taking ownership of `activation` (may be NULL; freed on
+ * failure too). When it holds a bus socket, ZeroMQ serves that socket
+ * (ZMQ_USE_FD) instead of binding, and `endpoint` must be its address
+ * (activation->bus_endpoint). Its other sockets wait for tcp.adopt and
+ * unix.adopt.
+ */
+int rd_broker_new_activated(sd_event *event, const char *endpoint, rd_activation *activation,
+                            const rd_broker_limits *limits, rd_broker **ret);
 /* End every session (they are told "shutdown"), close the socket, free. Accepts NULL. */
 rd_broker *rd_broker_free(rd_broker *b);
 
@@ -85,6 +105,23 @@ rd_broker *rd_broker_free(rd_broker *b);
 void rd_broker_shutdown(rd_broker *b);
 
 size_t rd_broker_n_sessions(const rd_broker *b);
+
+/*
+ * SIGHUP: read the CURVE allow directory again from `allow_dir`. Sessions
+ * whose key is no longer allowed are ended ("key revoked"). Returns the
+ * number of keys allowed, -ENOTCONN when the bus has no CURVE, or -errno
+ * (logged; the keys in effect are kept).
+ */
+int rd_broker_reload_curve(rd_broker *b, const char *allow_dir);
+
+/*
+ * Handle one frame from routing id `rid` (peer: ZeroMQ's Peer-Address, or
+ * NULL): decode its messages, run them, and send the replies. The ROUTER's
+ * receive path calls it for each single-part message; tests/fuzz/fuzz-session.c
+ * calls it directly. `data` is borrowed for the call.
+ */
+void rd__broker_handle_frame(rd_broker *b, const rd_rid *rid, const char *peer, const void *data,
+                             size_t size);
 
 /* ---- for sessions and method handlers ---- */
 

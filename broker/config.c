@@ -22,6 +22,7 @@
 #define WINDOW_MIN     UINT64_C(4096)
 #define WINDOW_MAX     (UINT64_C(64) * 1024 * 1024)
 #define MAX_FRAME_MIN  1024
+#define MAX_WBUF_MIN   1024
 #define SIZE_VALUE_MAX (SIZE_MAX / 16)
 
 #define streq(a, b) (strcmp((a), (b)) == 0)
@@ -88,8 +89,9 @@ static int set_key(rd_config *c, const char *key, const char *value, char *why, 
         if (streq(key, "endpoint")) {
                 char *p;
 
-                if (strncmp(value, "ipc://", 6) != 0 || !value[6]) {
-                        snprintf(why, n, "invalid endpoint '%s' (an ipc:// URI)", value);
+                if ((strncmp(value, "ipc://", 6) != 0 && strncmp(value, "tcp://", 6) != 0) ||
+                    !value[6]) {
+                        snprintf(why, n, "invalid endpoint '%s' (an ipc:// or tcp:// URI)", value);
                         return -EINVAL;
                 }
                 p = strdup(value);
@@ -97,6 +99,20 @@ static int set_key(rd_config *c, const char *key, const char *value, char *why, 
                         return -ENOMEM;
                 free(c->endpoint);
                 c->endpoint = p;
+        } else if (streq(key, "curve-secret-key") || streq(key, "curve-allow")) {
+                char **field = streq(key, "curve-allow") ? &c->curve_allow : &c->curve_secret_key;
+                char *p;
+
+                /* The file may be read from a service's working directory: no relative paths. */
+                if (value[0] != '/') {
+                        snprintf(why, n, "invalid %s '%s' (an absolute path)", key, value);
+                        return -EINVAL;
+                }
+                p = strdup(value);
+                if (!p)
+                        return -ENOMEM;
+                free(*field);
+                *field = p;
         } else if (streq(key, "log-level")) {
                 k = rd_log_level_from_string(value);
                 if (k < 0) {
@@ -118,6 +134,15 @@ static int set_key(rd_config *c, const char *key, const char *value, char *why, 
                 *(frame                        ? &c->max_frame
                   : streq(key, "max-sessions") ? &c->max_sessions
                                                : &c->max_handles) = sz;
+        } else if (streq(key, "max-processes") || streq(key, "max-write-buffer")) {
+                bool bytes = streq(key, "max-write-buffer");
+
+                if (parse_size(value, bytes ? MAX_WBUF_MIN : 1, &sz) < 0) {
+                        snprintf(why, n, "invalid %s '%s' (a number, at least %d)", key, value,
+                                 bytes ? MAX_WBUF_MIN : 1);
+                        return -EINVAL;
+                }
+                *(bytes ? &c->max_write_buffer : &c->max_processes) = sz;
         } else if (streq(key, "lease")) {
                 if (parse_lease(value, &u) < 0) {
                         snprintf(why, n, "invalid lease '%s' (seconds, 0.05 to 3600)", value);
@@ -271,6 +296,24 @@ int rd_config_merge(rd_config *dst, const rd_config *src)
                 free(dst->endpoint);
                 dst->endpoint = p;
         }
+        if (src->curve_secret_key || src->curve_allow) {
+                char *key = src->curve_secret_key ? strdup(src->curve_secret_key) : NULL;
+                char *allow = src->curve_allow ? strdup(src->curve_allow) : NULL;
+
+                if ((src->curve_secret_key && !key) || (src->curve_allow && !allow)) {
+                        free(key);
+                        free(allow);
+                        return -ENOMEM;
+                }
+                if (key) {
+                        free(dst->curve_secret_key);
+                        dst->curve_secret_key = key;
+                }
+                if (allow) {
+                        free(dst->curve_allow);
+                        dst->curve_allow = allow;
+                }
+        }
         if (src->log_level >= 0)
                 dst->log_level = src->log_level;
         if (src->max_sessions)
@@ -279,6 +322,10 @@ int rd_config_merge(rd_config *dst, const rd_config *src)
                 dst->max_handles = src->max_handles;
         if (src->max_frame)
                 dst->max_frame = src->max_frame;
+        if (src->max_processes)
+                dst->max_processes = src->max_processes;
+        if (src->max_write_buffer)
+                dst->max_write_buffer = src->max_write_buffer;
         if (src->lease)
                 dst->lease = src->lease;
         if (src->window)
@@ -294,10 +341,18 @@ void rd_config_apply_limits(const rd_config *c, rd_broker_limits *limits)
                 limits->max_handles = c->max_handles;
         if (c->max_frame)
                 limits->max_frame = c->max_frame;
+        if (c->max_processes)
+                limits->max_processes = c->max_processes;
+        if (c->max_write_buffer)
+                limits->max_write_buffer = c->max_write_buffer;
         if (c->lease)
                 limits->default_lease = c->lease;
         if (c->window)
                 limits->default_window = c->window;
+        if (c->curve_secret_key)
+                limits->curve_secret_key = c->curve_secret_key;
+        if (c->curve_allow)
+                limits->curve_allow = c->curve_allow;
 }
 
 void rd_config_done(rd_config *c)
@@ -305,5 +360,7 @@ void rd_config_done(rd_config *c)
         if (!c)
                 return;
         free(c->endpoint);
+        free(c->curve_secret_key);
+        free(c->curve_allow);
         *c = (rd_config)RD_CONFIG_EMPTY;
 }

@@ -226,6 +226,15 @@ static const rd_method methods[] = {
                 EVENTS("stream.drained", "stream.closed"),
         },
         {
+                .name = "tcp.adopt",
+                .fn = rd_api_tcp_adopt,
+                .doc = "Serve the TCP socket the service manager passed under this name.",
+                PARAMS({ "name", RD_PARAM_STR, true, "its FileDescriptorName=" },
+                       { "shared", RD_PARAM_BOOL, false,
+                         "share the listener under the same name (listener.join)" }),
+                EVENTS("listener.accepted"),
+        },
+        {
                 .name = "tcp.connect",
                 .fn = rd_api_tcp_connect,
                 .doc = "Connect to host:port; the outcome is stream.connected or stream.closed.",
@@ -310,6 +319,15 @@ static const rd_method methods[] = {
                 NO_EVENTS,
         },
         {
+                .name = "unix.adopt",
+                .fn = rd_api_unix_adopt,
+                .doc = "Serve the UNIX socket the service manager passed under this name.",
+                PARAMS({ "name", RD_PARAM_STR, true, "its FileDescriptorName=" },
+                       { "shared", RD_PARAM_BOOL, false,
+                         "share the listener under the same name (listener.join)" }),
+                EVENTS("listener.accepted"),
+        },
+        {
                 .name = "unix.connect",
                 .fn = rd_api_unix_connect,
                 .doc = "Connect to a UNIX socket; the outcome is stream.connected or "
@@ -374,12 +392,19 @@ static const struct {
           (const char *const[]){ "handle", "data", "host", "port", NULL } },
 };
 
+/*
+ * strcmp() order between the `len` bytes of `name` and the string `m`. The
+ * bytes are compared as bytes: a name holding a NUL must neither match a
+ * method nor make the comparison read past `m` (found by fuzz-params).
+ */
 static int compare_name(const char *name, size_t len, const char *m)
 {
-        int k = strncmp(name, m, len);
+        size_t n = strlen(m);
+        int k = memcmp(name, m, len < n ? len : n);
+
         if (k != 0)
                 return k;
-        return m[len] == '\0' ? 0 : -1;
+        return len < n ? -1 : len > n ? 1 : 0;
 }
 
 const rd_method *rd_dispatch_find(const char *name, size_t len)
@@ -415,11 +440,41 @@ int rd_call_fail(rd_call *c, int err, const char *fmt, ...)
         return err;
 }
 
-static void log_failure(const rd_session *s, const rd_msg *msg, int err, const char *message)
+static void log_failure(const rd_session *s, const rd_msg *msg, const rd_method *m,
+                        const rd_arg *args, int err, const char *message)
 {
+        rd_log_fields f = RD_LOG_FIELDS_INIT;
+
         /* Caller mistakes are expected traffic: keep them at debug level. */
-        log_debug("session %" PRIu64 ": %.*s: %s: %s", s ? s->id : 0, (int)msg->name_len, msg->name,
-                  rd_error_name(err), message);
+        if (!rd_log_enabled(RD_LOG_DEBUG))
+                return;
+        rd_session_log_fields(s, &f);
+        rd_log_fields_add(&f, "REACTORD_METHOD", "%.*s", (int)msg->name_len, msg->name);
+        /* The handle the request is about, when its params name one. */
+        for (size_t i = 0; m && i < m->n_params && i < RD_MAX_PARAMS; i++)
+                if (m->params[i].type == RD_PARAM_HANDLE && args[i].present) {
+                        rd_log_fields_add(&f, "REACTORD_HANDLE", "%" PRIu64, args[i].u);
+                        break;
+                }
+        rd_log_full(RD_LOG_DEBUG, 0, &f, "session %" PRIu64 ": %.*s: %s: %s", s ? s->id : 0,
+                    (int)msg->name_len, msg->name, rd_error_name(err), message);
+}
+
+int rd__dispatch_check(const rd_msg *msg, bool has_session, bool shutting_down, rd_call *c,
+                       const rd_method **ret)
+{
+        const rd_method *m = rd_dispatch_find(msg->name, msg->name_len);
+
+        *ret = m;
+        if (!m)
+                return rd_call_fail(c, -ENOSYS, "unknown method '%.*s'", (int)msg->name_len,
+                                    msg->name);
+        if (!has_session && !(m->flags & RD_METHOD_NO_SESSION))
+                return rd_call_fail(c, -ENOTCONN, "no session: send session.hello first");
+        if (shutting_down)
+                return rd_call_fail(c, -ESHUTDOWN, "reactord is shutting down");
+        return rd_params_parse(msg->params, m->params, m->n_params, c->args, c->error,
+                               sizeof(c->error));
 }
 
 int rd_dispatch(rd_broker *b, rd_session *s, const rd_rid *rid, const char *peer, const rd_msg *msg,
@@ -440,25 +495,14 @@ int rd_dispatch(rd_broker *b, rd_session *s, const rd_rid *rid, const char *peer
                 .msgid = msg->msgid,
         };
 
-        m = rd_dispatch_find(msg->name, msg->name_len);
-        if (!m)
-                k = rd_call_fail(&c, -ENOSYS, "unknown method '%.*s'", (int)msg->name_len,
-                                 msg->name);
-        else if (!s && !(m->flags & RD_METHOD_NO_SESSION))
-                k = rd_call_fail(&c, -ENOTCONN, "no session: send session.hello first");
-        else if (b->shutting_down)
-                k = rd_call_fail(&c, -ESHUTDOWN, "reactord is shutting down");
-        else {
-                k = rd_params_parse(msg->params, m->params, m->n_params, c.args, c.error,
-                                    sizeof(c.error));
-                if (k >= 0)
-                        k = m->fn(&c);
-        }
+        k = rd__dispatch_check(msg, s != NULL, b->shutting_down, &c, &m);
+        if (k >= 0)
+                k = m->fn(&c);
 
         if (k < 0) {
                 if (!c.error[0])
                         snprintf(c.error, sizeof(c.error), "%s", rd_error_message(k));
-                log_failure(s, msg, k, c.error);
+                log_failure(s, msg, m, c.args, k, c.error);
                 if (notification) {
                         char method[64];
                         snprintf(method, sizeof(method), "%.*s", (int)msg->name_len, msg->name);

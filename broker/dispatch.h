@@ -53,6 +53,16 @@ const rd_method *rd_dispatch_find(const char *name, size_t len);
 int rd_dispatch(rd_broker *b, rd_session *s, const rd_rid *rid, const char *peer, const rd_msg *msg,
                 rd_writer *reply);
 
+/*
+ * The checks rd_dispatch() makes before a handler runs: the method exists, the
+ * caller may call it without a session (or has one), reactord is not shutting
+ * down, and the params match the table. Fills c->args and *ret (the method, or
+ * NULL when unknown); returns 0, or a -errno with the message in c->error.
+ * Touches nothing but `c`: tests/fuzz/fuzz-params.c drives it directly.
+ */
+int rd__dispatch_check(const rd_msg *msg, bool has_session, bool shutting_down, rd_call *c,
+                       const rd_method **ret);
+
 /* Write the catalogue (the result of reactor.methods): {methods: [...], events: [...]}. */
 void rd_dispatch_write_catalogue(rd_writer *w);
 

@@ -12,10 +12,12 @@
 #include <systemd/sd-daemon.h>
 #include <time.h>
 
+#include "activation.h"
 #include "basic/endpoint.h"
 #include "basic/log.h"
 #include "broker.h"
 #include "config.h"
+#include "journal.h"
 #include "version.h"
 #include "endpoint.h"
 #include "reactor/process.h"
@@ -47,6 +49,15 @@ static void help(void)
                "      --max-sessions N    sessions at once (default 4096)\n"
                "      --max-handles N     handles per session (default 16384)\n"
                "      --max-frame BYTES   largest frame accepted (default 1048576)\n"
+               "      --max-processes N   process instances per session (default 1024)\n"
+               "      --max-write-buffer BYTES\n"
+               "                          write buffers of a session's streams and process\n"
+               "                          stdin together (default 67108864)\n"
+               "      --curve-secret-key FILE\n"
+               "                          reactord's CURVE key pair (reactorctl keygen)\n"
+               "      --curve-allow DIR   directory of the allowed client keys (NAME.pub)\n"
+               "      --allow-insecure-tcp\n"
+               "                          serve tcp:// without CURVE: no authentication\n"
                "  -h, --help              show this help\n"
                "  -V, --version           show the version\n",
                "ipc://$XDG_RUNTIME_DIR/reactord/bus",
@@ -123,8 +134,14 @@ static int on_reload(sd_event_source *s, const struct signalfd_siginfo *si, void
                 rd_log_set_level(c.log_level >= 0 ? (rd_log_level)c.log_level : RD_LOG_NOTICE);
                 l->max_sessions = fresh.max_sessions;
                 l->max_handles = fresh.max_handles;
+                l->max_processes = fresh.max_processes;
+                l->max_write_buffer = fresh.max_write_buffer;
                 l->default_lease = fresh.default_lease;
                 l->default_window = fresh.default_window;
+                if (!streq_ptr(c.curve_secret_key, d->active->curve_secret_key))
+                        log_warning("curve-secret-key changes only on a restart");
+                if (d->broker->curve && c.curve_allow)
+                        (void)rd_broker_reload_curve(d->broker, c.curve_allow);
                 log_notice("configuration reloaded%s%s", d->config_path ? " from " : "",
                            d->config_path ? d->config_path : "");
         }
@@ -154,9 +171,17 @@ static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void
 
 int main(int argc, char *argv[])
 {
-        enum { OPT_MAX_SESSIONS = 0x100, OPT_MAX_HANDLES, OPT_MAX_FRAME };
+        enum {
+                OPT_MAX_SESSIONS = 0x100,
+                OPT_MAX_HANDLES,
+                OPT_MAX_FRAME,
+                OPT_MAX_PROCESSES,
+                OPT_MAX_WRITE_BUFFER,
+        };
+        enum { OPT_CURVE_SECRET_KEY = 0x200, OPT_CURVE_ALLOW, OPT_ALLOW_INSECURE_TCP };
         /* Their long names, in the order of the enum above. */
-        static const char *const size_names[] = { "max-sessions", "max-handles", "max-frame" };
+        static const char *const size_names[] = { "max-sessions", "max-handles", "max-frame",
+                                                  "max-processes", "max-write-buffer" };
         static const struct option options[] = {
                 { "endpoint", required_argument, NULL, 'e' },
                 { "config", required_argument, NULL, 'c' },
@@ -164,14 +189,21 @@ int main(int argc, char *argv[])
                 { "max-sessions", required_argument, NULL, OPT_MAX_SESSIONS },
                 { "max-handles", required_argument, NULL, OPT_MAX_HANDLES },
                 { "max-frame", required_argument, NULL, OPT_MAX_FRAME },
+                { "max-processes", required_argument, NULL, OPT_MAX_PROCESSES },
+                { "max-write-buffer", required_argument, NULL, OPT_MAX_WRITE_BUFFER },
+                { "curve-secret-key", required_argument, NULL, OPT_CURVE_SECRET_KEY },
+                { "curve-allow", required_argument, NULL, OPT_CURVE_ALLOW },
+                { "allow-insecure-tcp", no_argument, NULL, OPT_ALLOW_INSECURE_TCP },
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, 'V' },
                 {},
         };
         rd_broker_limits limits = RD_BROKER_LIMITS_DEFAULT;
+        bool allow_insecure_tcp = false;
         _cleanup_(rd_config_done) rd_config cli = RD_CONFIG_EMPTY, settings = RD_CONFIG_EMPTY;
         _cleanup_free_ char *endpoint = NULL, *config_path = NULL, *error = NULL;
-        bool config_required = false;
+        _cleanup_(rd_activation_freep) rd_activation *activation = NULL;
+        bool config_required = false, activated = false;
         daemon_state state = {};
         sd_event *event = NULL;
         rd_broker *broker = NULL;
@@ -179,6 +211,9 @@ int main(int argc, char *argv[])
         int c, k, lock_fd = -EBADF;
 
         rd_log_set_ident("reactord");
+        /* stderr into the journal (systemd): structured records rather than plain lines. */
+        if (rd_log_stderr_is_journal())
+                rd_log_set_sink(rd_journal_sink, NULL);
         while ((c = getopt_long(argc, argv, "e:c:l:hV", options, NULL)) >= 0) {
                 switch (c) {
                 case 'e':
@@ -204,17 +239,36 @@ int main(int argc, char *argv[])
                         break;
                 case OPT_MAX_SESSIONS:
                 case OPT_MAX_HANDLES:
-                case OPT_MAX_FRAME: {
-                        size_t *field = c == OPT_MAX_SESSIONS  ? &cli.max_sessions
-                                        : c == OPT_MAX_HANDLES ? &cli.max_handles
-                                                               : &cli.max_frame;
-                        if (parse_size(optarg, c == OPT_MAX_FRAME ? 1024 : 1, field) < 0) {
+                case OPT_MAX_FRAME:
+                case OPT_MAX_PROCESSES:
+                case OPT_MAX_WRITE_BUFFER: {
+                        size_t *field = c == OPT_MAX_SESSIONS       ? &cli.max_sessions
+                                        : c == OPT_MAX_HANDLES      ? &cli.max_handles
+                                        : c == OPT_MAX_PROCESSES    ? &cli.max_processes
+                                        : c == OPT_MAX_WRITE_BUFFER ? &cli.max_write_buffer
+                                                                    : &cli.max_frame;
+                        bool bytes = c == OPT_MAX_FRAME || c == OPT_MAX_WRITE_BUFFER;
+
+                        if (parse_size(optarg, bytes ? 1024 : 1, field) < 0) {
                                 fprintf(stderr, "reactord: invalid value '%s' for --%s\n", optarg,
                                         size_names[c - OPT_MAX_SESSIONS]);
                                 return 2;
                         }
                         break;
                 }
+                case OPT_CURVE_SECRET_KEY:
+                case OPT_CURVE_ALLOW: {
+                        char **field =
+                                c == OPT_CURVE_ALLOW ? &cli.curve_allow : &cli.curve_secret_key;
+                        free(*field);
+                        *field = strdup(optarg);
+                        if (!*field)
+                                return log_error("out of memory"), 1;
+                        break;
+                }
+                case OPT_ALLOW_INSECURE_TCP:
+                        allow_insecure_tcp = true;
+                        break;
                 case 'h':
                         help();
                         return 0;
@@ -247,14 +301,46 @@ int main(int argc, char *argv[])
         if (!endpoint) {
                 return log_error("out of memory"), 1;
         }
-        if (!rd_endpoint_ipc_path(endpoint)) {
-                log_error("%s: only ipc:// endpoints are served (tcp:// needs CURVE, not built in)",
-                          endpoint);
+        /* Socket activation: the bus is the socket the service manager passed, if any. */
+        if (rd_activation_new(&activation) < 0)
+                return 1;
+        activated = activation && activation->bus_endpoint;
+        if (activated && strcmp(endpoint, activation->bus_endpoint) != 0) {
+                log_notice("serving the activated socket %s, not %s", activation->bus_endpoint,
+                           endpoint);
+                free(endpoint);
+                endpoint = strdup(activation->bus_endpoint);
+                if (!endpoint)
+                        return log_error("out of memory"), 1;
+        }
+        if (!settings.curve_secret_key != !settings.curve_allow) {
+                log_error("CURVE needs both reactord's key (--curve-secret-key, curve-secret-key) "
+                          "and the allowed client keys (--curve-allow, curve-allow)");
                 return 2;
         }
+        if (!rd_endpoint_ipc_path(endpoint)) {
+                if (strncmp(endpoint, "tcp://", 6) != 0) {
+                        log_error("%s: only ipc:// and tcp:// endpoints are served", endpoint);
+                        return 2;
+                }
+                /* Whoever reaches the bus can run programs as this user: never by default. */
+                if (!settings.curve_secret_key && !allow_insecure_tcp) {
+                        log_error("%s: tcp:// is served only with CURVE: give --curve-secret-key "
+                                  "FILE and --curve-allow DIR (see reactorctl keygen), or "
+                                  "--allow-insecure-tcp to serve it without authentication",
+                                  endpoint);
+                        return 2;
+                }
+                if (!settings.curve_secret_key)
+                        log_warning("%s: serving tcp:// WITHOUT authentication or encryption "
+                                    "(--allow-insecure-tcp): anyone who can connect can run "
+                                    "programs as uid %u",
+                                    endpoint, (unsigned)geteuid());
+        }
 
-        lock_fd = rd_endpoint_claim(endpoint);
-        if (lock_fd < 0) {
+        /* An activated socket is the service manager's: no lock, and it is never unlinked. */
+        lock_fd = activated ? -EBADF : rd_endpoint_claim(endpoint);
+        if (!activated && lock_fd < 0 && lock_fd != -EBADF) { /* -EBADF: not ipc, no claim */
                 k = -EBUSY;
                 goto finish;
         }
@@ -273,11 +359,15 @@ int main(int argc, char *argv[])
                 log_error("cannot make the event loop: %s", strerror(-k));
                 goto finish;
         }
-        k = rd_broker_new(event, endpoint, &limits, &broker);
+        k = rd_broker_new_activated(event, endpoint, TAKE_PTR(activation), &limits, &broker);
         if (k < 0) {
                 log_error("cannot serve %s: %s", endpoint, strerror(-k));
                 goto finish;
         }
+        /* A root reactord's bus is open to group reactord, when that group exists. */
+        k = activated ? 0 : rd_endpoint_grant(endpoint); /* else SocketMode=, SocketGroup= */
+        if (k < 0)
+                goto finish;
         broker->on_sessions_changed = notify_status;
         state = (daemon_state){
                 .broker = broker,
@@ -293,7 +383,8 @@ int main(int argc, char *argv[])
                 goto finish;
         }
 
-        log_notice("reactord %s serving %s", RD_VERSION, endpoint);
+        log_notice("reactord %s serving %s%s", RD_VERSION, broker->endpoint,
+                   broker->curve ? " with CURVE" : "");
         sd_notifyf(0, "READY=1\nSTATUS=Serving 0 sessions\nMAINPID=%d", (int)getpid());
         /* With WatchdogSec= (WATCHDOG_USEC for this pid), the loop itself sends WATCHDOG=1 at
          * half the interval; without it nothing is armed and idle stays idle. */

@@ -13,6 +13,30 @@ struct rd_frame {
         char data[];    /* the frame */
 };
 
+void rd_session_log_fields(const rd_session *s, rd_log_fields *f)
+{
+        if (!s)
+                return;
+        rd_log_fields_add(f, "REACTORD_SESSION", "%" PRIu64, s->id);
+        if (s->name)
+                rd_log_fields_add(f, "REACTORD_CLIENT", "%s", s->name);
+        if (s->has_cred)
+                rd_log_fields_add(f, "REACTORD_CLIENT_PID", "%d", (int)s->peer_pid);
+}
+
+int rd__session_log(const rd_session *s, rd_log_level level, const char *file, int line,
+                    const char *func, const char *fmt, ...)
+{
+        rd_log_fields f = RD_LOG_FIELDS_INIT;
+        va_list ap;
+
+        rd_session_log_fields(s, &f);
+        va_start(ap, fmt);
+        (void)rd_log_internalv(level, 0, file, line, func, &f, fmt, ap);
+        va_end(ap);
+        return 0;
+}
+
 bool rd_session_match_rid(const void *value, const void *key)
 {
         const rd_session *s = value;
@@ -27,8 +51,9 @@ static int on_lease(sd_event_source *source, uint64_t usec, void *userdata)
 
         (void)sd_event_now(s->broker->event, CLOCK_MONOTONIC, &now);
         if (now - s->last_seen >= s->lease) {
-                log_info("session %" PRIu64 " (%s): lease expired, releasing its %zu resources",
-                         s->id, s->name ? s->name : "unnamed", rd_owner_count(s->owner));
+                log_session(RD_LOG_INFO, s,
+                            "session %" PRIu64 " (%s): lease expired, releasing its %zu resources",
+                            s->id, s->name ? s->name : "unnamed", rd_owner_count(s->owner));
                 rd__broker_kill_session(s->broker, s, "lease expired");
                 return 0;
         }
@@ -51,6 +76,8 @@ int rd_session_new(rd_broker *b, const void *rid, size_t rid_len, const char *na
                 return -ENOMEM;
         s->broker = b;
         s->id = b->next_session_id++;
+        s->peer_uid = RD_UID_UNKNOWN; /* until hello finds credentials: never root by default */
+        s->peer_gid = RD_GID_UNKNOWN;
         memcpy(s->rid, rid, rid_len);
         s->rid_len = rid_len;
         s->rid_hash = rd_hash_bytes(rid, rid_len);
@@ -66,6 +93,8 @@ int rd_session_new(rd_broker *b, const void *rid, size_t rid_len, const char *na
         k = rd_owner_new(b->reactor, s, b->limits.max_handles, &s->owner);
         if (k < 0)
                 goto fail;
+        /* The limits in effect now stay the session's: a reload changes them for new ones. */
+        rd_owner_set_quota(s->owner, b->limits.max_processes, b->limits.max_write_buffer);
 
         (void)sd_event_now(b->event, CLOCK_MONOTONIC, &now);
         s->last_seen = now;
@@ -80,8 +109,9 @@ int rd_session_new(rd_broker *b, const void *rid, size_t rid_len, const char *na
         if (k < 0)
                 goto fail;
 
-        log_info("session %" PRIu64 " (%s) opened: lease %.3f s, window %" PRIu64 " bytes", s->id,
-                 s->name ? s->name : "unnamed", (double)lease / 1e6, window);
+        log_session(RD_LOG_INFO, s,
+                    "session %" PRIu64 " (%s) opened: lease %.3f s, window %" PRIu64 " bytes",
+                    s->id, s->name ? s->name : "unnamed", (double)lease / 1e6, window);
         if (b->on_sessions_changed)
                 b->on_sessions_changed(b);
         *ret = s;
@@ -128,13 +158,16 @@ rd_session *rd_session_free(rd_session *s, const char *reason)
         if (rd_list_linked(&s->dead_link))
                 rd_list_remove(&s->dead_link);
 
-        log_info("session %" PRIu64 " (%s) closed%s%s", s->id, s->name ? s->name : "unnamed",
-                 reason && reason[0] ? ": " : "", reason ? reason : "");
+        log_session(RD_LOG_INFO, s, "session %" PRIu64 " (%s) closed%s%s", s->id,
+                    s->name ? s->name : "unnamed", reason && reason[0] ? ": " : "",
+                    reason ? reason : "");
         s->owner = rd_owner_free(s->owner);
         sd_event_source_disable_unref(s->lease_source);
         drop_backlog(s);
         rd_writer_done(&s->events);
         free(s->name);
+        free(s->user);
+        free(s->address);
         free(s);
         if (b->on_sessions_changed)
                 b->on_sessions_changed(b);
@@ -198,7 +231,8 @@ static int backlog_push(rd_session *s, const void *data, size_t size)
         rd_frame *f;
 
         if (s->backlog_bytes + size > s->broker->limits.max_backlog) {
-                log_warning("session %" PRIu64
+                log_session(RD_LOG_WARNING, s,
+                            "session %" PRIu64
                             " (%s) does not read its replies: %zu bytes waiting, ending it",
                             s->id, s->name ? s->name : "unnamed", s->backlog_bytes);
                 rd__broker_kill_session(s->broker, s, "overrun");

@@ -102,10 +102,20 @@ int rd_value_double(const rd_value *v, double *ret)
         }
 }
 
+/*
+ * msgpack-c gives an empty str a NULL pointer. Hand out "" instead: callers
+ * pass these bytes to memcmp(), memchr() and memcpy(), which must not get NULL
+ * even for zero bytes (found by tests/fuzz/fuzz-decoder).
+ */
+static const char *str_bytes(const msgpack_object *o)
+{
+        return o->via.str.ptr ? o->via.str.ptr : "";
+}
+
 int rd_value_str(const rd_value *v, const char **ret, size_t *len)
 {
         assert_return(v && O(v)->type == MSGPACK_OBJECT_STR, -EINVAL);
-        *ret = O(v)->via.str.ptr;
+        *ret = str_bytes(O(v));
         *len = O(v)->via.str.size;
         return 0;
 }
@@ -114,12 +124,12 @@ int rd_value_bin(const rd_value *v, const void **ret, size_t *len)
 {
         assert_return(v, -EINVAL);
         if (O(v)->type == MSGPACK_OBJECT_STR) {
-                *ret = O(v)->via.str.ptr;
+                *ret = str_bytes(O(v));
                 *len = O(v)->via.str.size;
                 return 0;
         }
         assert_return(O(v)->type == MSGPACK_OBJECT_BIN, -EINVAL);
-        *ret = O(v)->via.bin.ptr;
+        *ret = O(v)->via.bin.ptr ? O(v)->via.bin.ptr : ""; /* as for str, should it be NULL */
         *len = O(v)->via.bin.size;
         return 0;
 }
@@ -161,7 +171,7 @@ bool rd_value_str_eq(const rd_value *v, const char *s)
         if (!v || O(v)->type != MSGPACK_OBJECT_STR)
                 return false;
         size_t n = strlen(s);
-        return O(v)->via.str.size == n && memcmp(O(v)->via.str.ptr, s, n) == 0;
+        return O(v)->via.str.size == n && memcmp(str_bytes(O(v)), s, n) == 0;
 }
 
 const rd_value *rd_value_get(const rd_value *v, const char *key)

@@ -1,4 +1,6 @@
 /* SPDX-License-Identifier: MIT */
+#include <inttypes.h>
+
 #include "handle.h"
 
 static bool match_id(const void *value, const void *key)
@@ -20,6 +22,7 @@ int rd__handle_register(rd_reactor *r, rd_owner *owner, rd_handle *h, rd_handle_
         h->reactor = r;
         h->owner = owner;
         rd_list_init(&h->stall_link);
+        rd_list_init(&h->room_link);
         k = rd_hashmap_put(&r->handles, h->id, match_id, &h->id, h);
         if (k < 0)
                 return k;
@@ -59,6 +62,8 @@ void rd_handle_close(rd_handle *h)
         rd_list_remove(&h->owner_link);
         if (rd_list_linked(&h->stall_link))
                 rd_list_remove(&h->stall_link);
+        if (rd_list_linked(&h->room_link))
+                rd_list_remove(&h->room_link);
         h->owner->n_handles--;
         r->count[h->kind]--;
         h->ops->free(h);
@@ -71,6 +76,9 @@ int rd__handle_move(rd_handle *h, rd_owner *to)
         rd_list_remove(&h->owner_link);
         if (rd_list_linked(&h->stall_link))
                 rd_list_remove(&h->stall_link);
+        /* A write refused for the old owner's quota is the old owner's business. */
+        if (rd_list_linked(&h->room_link))
+                rd_list_remove(&h->room_link);
         h->owner->n_handles--;
         h->owner = to;
         rd_list_append(&to->handles, &h->owner_link);
@@ -90,6 +98,22 @@ int rd__handle_emit(rd_handle *h, const rd_event *ev)
         if (k == -EAGAIN)
                 rd__handle_stall(h);
         return k;
+}
+
+int rd__handle_log(const rd_handle *h, rd_log_level level, const char *file, int line,
+                   const char *func, const char *fmt, ...)
+{
+        rd_reactor *r = h->reactor;
+        rd_log_fields f = RD_LOG_FIELDS_INIT;
+        va_list ap;
+
+        rd_log_fields_add(&f, "REACTORD_HANDLE", "%" PRIu64, h->id);
+        if (r->sink.log_fields && h->owner != r->orphanage)
+                r->sink.log_fields(h->owner, &f, r->sink.userdata);
+        va_start(ap, fmt);
+        (void)rd_log_internalv(level, 0, file, line, func, &f, fmt, ap);
+        va_end(ap);
+        return 0;
 }
 
 void rd__handle_stall(rd_handle *h)

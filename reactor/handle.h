@@ -26,8 +26,13 @@ typedef struct rd_handle_ops {
          * to the reactor's orphanage (it lives on); false to be closed (may be NULL).
          */
         bool (*orphan)(rd_handle *h);
-        /* The socket of a listener or stream, for passing to a child; -EBADF if none (may be NULL). */
+        /* The socket of a listener or stream, for a child; -EBADF if none (may be NULL). */
         int (*get_fd)(rd_handle *h);
+        /*
+         * A write refused for the owner's max_write_buffer fits now: report
+         * drained (may be NULL for kinds that never buffer writes).
+         */
+        void (*write_room)(rd_handle *h);
 } rd_handle_ops;
 
 struct rd_handle {
@@ -38,15 +43,24 @@ struct rd_handle {
         rd_owner *owner;          /* the owner its events go to */
         rd_list owner_link;       /* in owner->handles */
         rd_list stall_link;       /* in owner->stalled while waiting for credit */
+        rd_list room_link;        /* in owner->room_waiters while a write waits for room */
+        size_t room_wanted;       /* bytes the refused write needs (while in room_waiters) */
 };
 
 struct rd_owner {
-        rd_reactor *reactor; /* back pointer */
-        void *userdata;      /* the broker's session */
-        rd_list handles;     /* every handle the owner holds */
-        rd_list stalled;     /* handles whose emit was refused for lack of credit */
-        size_t n_handles;    /* length of handles */
-        size_t max_handles;  /* cap: -EMFILE beyond */
+        rd_reactor *reactor;     /* back pointer */
+        void *userdata;          /* the broker's session */
+        rd_list handles;         /* every handle the owner holds */
+        rd_list stalled;         /* handles whose emit was refused for lack of credit */
+        rd_list room_waiters;    /* handles whose write was refused for max_write_buffer */
+        size_t n_handles;        /* length of handles */
+        size_t max_handles;      /* cap: -EMFILE beyond */
+        size_t n_processes;      /* process instances its process handles stand for */
+        size_t max_processes;    /* cap: spawning past it is -EDQUOT */
+        size_t write_buffered;   /* bytes in the write buffers of its streams and stdin pipes */
+        size_t max_write_buffer; /* cap: a write that would pass it is refused (-EDQUOT) */
+        uid_t uid;               /* the user it acts for (rd_owner_set_identity) */
+        bool privileged;         /* may act on any user's resources */
 };
 
 typedef struct rd_timer_heap {
@@ -65,8 +79,8 @@ struct rd_reactor {
         sd_event_source *timer_source;     /* one time source for the whole heap */
         rd_hashmap listener_names;         /* name -> shared listener socket */
         uint8_t *read_buffer;              /* scratch for socket reads, RD_READ_MAX bytes */
-        struct resolver *resolver;         /* host name resolution, made on first use */
-        rd_owner *orphanage;               /* owns resources that outlived their owner; events dropped */
+        struct resolver *resolver;         /* host name lookups, while any is in flight */
+        rd_owner *orphanage;               /* what outlived its owner; events dropped */
         struct rd_processes *processes;    /* child process machinery, made on first spawn */
         int io_fd;                         /* the epoll set of io.h */
         sd_event_source *io_source;        /* watches io_fd */
@@ -95,14 +109,42 @@ int rd__handle_emit(rd_handle *h, const rd_event *ev);
 /* Does the owner have credit for data now? The orphanage always has (it drops events). */
 static inline bool rd__owner_has_credit(rd_owner *o)
 {
-        return o == o->reactor->orphanage || o->reactor->sink.has_credit(o, o->reactor->sink.userdata);
+        return o == o->reactor->orphanage ||
+               o->reactor->sink.has_credit(o, o->reactor->sink.userdata);
 }
+
+/* May owner `o` act on a resource of user `uid` (rd_owner_set_identity())? */
+bool rd__owner_may_act_for(const rd_owner *o, uid_t uid);
 
 /* Give `h` to another owner (e.g. the orphanage). Returns 0 or -EMFILE at the new owner's cap. */
 int rd__handle_move(rd_handle *h, rd_owner *to);
 
 /* Wait for credit without emitting: ops->resume() runs when it returns. */
 void rd__handle_stall(rd_handle *h);
+
+/*
+ * Log about handle `h`: the record carries REACTORD_HANDLE and what the sink
+ * knows of its owner (rd_reactor_sink.log_fields: the session, for reactord).
+ * Returns 0.
+ */
+#define log_handle(level, h, ...)                                                                  \
+        (rd_log_enabled(level) ? rd__handle_log((h), (level), RD_LOG_SITE, __VA_ARGS__) : 0)
+int rd__handle_log(const rd_handle *h, rd_log_level level, const char *file, int line,
+                   const char *func, const char *fmt, ...) _printf_(6, 7);
+
+/*
+ * The owner's write-buffer quota (max_write_buffer), shared by its streams and
+ * process stdin pipes. Before buffering a write of `n` bytes for `h`, ask
+ * rd__owner_write_check(): 0 when the owner's buffered bytes plus `n` stay
+ * within the cap; -EDQUOT when they would not, and `h` then waits for room
+ * (its ops->write_room() runs once `n` bytes fit); -EMSGSIZE when `n` alone
+ * is more than the cap. The write buffers report every byte they take and
+ * give back with rd__owner_write_added() and rd__owner_write_released(); a
+ * release wakes the waiting handles whose write fits again.
+ */
+int rd__owner_write_check(rd_handle *h, size_t n);
+void rd__owner_write_added(rd_owner *o, size_t n);
+void rd__owner_write_released(rd_owner *o, size_t n);
 
 /* Processes' share of the reactor's life. */
 void rd__processes_done(rd_reactor *r);

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+#include <fcntl.h>
 #include <inttypes.h>
 #include <string.h>
 #include <netinet/in.h>
@@ -19,18 +20,21 @@
 #define ACCEPT_RETRY_USEC (100 * USEC_PER_MSEC)
 
 typedef struct listen_socket {
-        rd_reactor *reactor;    /* the reactor */
-        int fd;                 /* the listening socket */
-        sd_event_source *io;    /* watches fd */
-        sd_event_source *retry; /* re-enables io after EMFILE, or NULL */
-        char *name;             /* shared under this name, or NULL */
-        uint64_t name_hash;     /* rd_hash_bytes(name) */
-        rd_list members;        /* rd_listener handles */
-        size_t n_members;       /* length of members */
-        rd_list *cursor;        /* the member that gets the next connection */
-        rd_address local;       /* bound address */
-        char *unlink_path;      /* UNIX socket file to remove on close, or NULL */
-        bool waiting;           /* no member has credit: not accepting */
+        rd_reactor *reactor;              /* the reactor */
+        int fd;                           /* the listening socket */
+        sd_event_source *io;              /* watches fd */
+        sd_event_source *retry;           /* re-enables io after EMFILE, or NULL */
+        char *name;                       /* shared under this name, or NULL */
+        uint64_t name_hash;               /* rd_hash_bytes(name) */
+        rd_list members;                  /* rd_listener handles */
+        size_t n_members;                 /* length of members */
+        rd_list *cursor;                  /* the member that gets the next connection */
+        rd_address local;                 /* bound address */
+        char *unlink_path;                /* UNIX socket file to remove on close, or NULL */
+        bool waiting;                     /* no member has credit: not accepting */
+        void (*on_close)(void *userdata); /* adopted: tell the socket's keeper, or NULL */
+        void *userdata;                   /* for on_close */
+        uid_t uid;                        /* the user its creator acted for */
 } listen_socket;
 
 typedef struct rd_listener {
@@ -61,6 +65,8 @@ static void socket_free(listen_socket *ls)
                 (void)unlink(ls->unlink_path);
                 free(ls->unlink_path);
         }
+        if (ls->on_close)
+                ls->on_close(ls->userdata);
         free(ls);
 }
 
@@ -121,8 +127,9 @@ static void accept_one(listen_socket *ls, rd_listener *m, int fd, const rd_addre
         }
         k = rd_stream_adopt(ls->reactor, m->handle.owner, fd, &peer, &local, &sid);
         if (k < 0) {
-                log_warning("listener %" PRIu64 ": dropped a connection: %s", m->handle.id,
-                            strerror(-k));
+                log_handle(RD_LOG_WARNING, &m->handle,
+                           "listener %" PRIu64 ": dropped a connection: %s", m->handle.id,
+                           strerror(-k));
                 return;
         }
         ev.accepted.stream = sid;
@@ -246,6 +253,53 @@ static int add_member(listen_socket *ls, rd_owner *owner, uint64_t *id)
         return 0;
 }
 
+/* A socket that listens, with ls->local set: watch it, add its first member for `owner`, share
+ * it as `name` (may be NULL). Frees `ls` on failure. */
+static int serve(listen_socket *ls, rd_owner *owner, const char *name, size_t name_len,
+                 uint64_t *id, rd_address *bound)
+{
+        rd_reactor *r = ls->reactor;
+        int k;
+
+        k = sd_event_add_io(r->event, &ls->io, ls->fd, EPOLLIN, on_io, ls);
+        if (k < 0)
+                goto fail;
+        (void)sd_event_source_set_description(ls->io, "listener");
+        k = add_member(ls, owner, id);
+        if (k < 0)
+                goto fail;
+        if (name) {
+                ls->name = strndup(name, name_len);
+                if (!ls->name || rd_hashmap_put(&r->listener_names,
+                                                ls->name_hash = rd_hash_bytes(ls->name, name_len),
+                                                match_name, &(const char *){ ls->name }, ls) < 0) {
+                        free(ls->name);
+                        ls->name = NULL;
+                        rd_handle_close(&member_at(ls->members.next)->handle); /* frees ls */
+                        return -ENOMEM;
+                }
+        }
+        *bound = ls->local;
+        return 0;
+fail:
+        socket_free(ls);
+        return k;
+}
+
+/* Is a listener shared as `name` already? *error is what to return then (-EEXIST, -ENOMEM). */
+static bool name_taken(rd_reactor *r, const char *name, size_t name_len, int *error)
+{
+        _cleanup_free_ char *key = strndup(name, name_len);
+
+        if (!key) {
+                *error = -ENOMEM;
+                return true;
+        }
+        *error = -EEXIST;
+        return rd_hashmap_get(&r->listener_names, rd_hash_bytes(key, name_len), match_name,
+                              &(const char *){ key }) != NULL;
+}
+
 /* ---- API ---- */
 
 int rd_listener_open(rd_reactor *r, rd_owner *owner, const rd_listen *args, uint64_t *id,
@@ -256,20 +310,15 @@ int rd_listener_open(rd_reactor *r, rd_owner *owner, const rd_listen *args, uint
 
         assert_return(r && owner && args && id && bound, -EINVAL);
 
-        if (args->name) {
-                _cleanup_free_ char *name = strndup(args->name, args->name_len);
-                if (!name)
-                        return -ENOMEM;
-                if (rd_hashmap_get(&r->listener_names, rd_hash_bytes(name, args->name_len),
-                                   match_name, &(const char *){ name }))
-                        return -EEXIST;
-        }
+        if (args->name && name_taken(r, args->name, args->name_len, &k))
+                return k;
 
         ls = calloc(1, sizeof(*ls));
         if (!ls)
                 return -ENOMEM;
         ls->reactor = r;
         ls->fd = -EBADF;
+        ls->uid = owner->uid;
         rd_list_init(&ls->members);
         ls->cursor = &ls->members;
 
@@ -318,28 +367,7 @@ int rd_listener_open(rd_reactor *r, rd_owner *owner, const rd_listen *args, uint
         /* An abstract or bound path reads back as we gave it; keep ours for UNIX. */
         if (args->addr.sa.ss_family == AF_UNIX)
                 ls->local = args->addr;
-
-        k = sd_event_add_io(r->event, &ls->io, ls->fd, EPOLLIN, on_io, ls);
-        if (k < 0)
-                goto fail;
-        (void)sd_event_source_set_description(ls->io, "listener");
-        k = add_member(ls, owner, id);
-        if (k < 0)
-                goto fail;
-        if (args->name) {
-                ls->name = strndup(args->name, args->name_len);
-                if (!ls->name ||
-                    rd_hashmap_put(&r->listener_names,
-                                   ls->name_hash = rd_hash_bytes(ls->name, args->name_len),
-                                   match_name, &(const char *){ ls->name }, ls) < 0) {
-                        free(ls->name);
-                        ls->name = NULL;
-                        rd_handle_close(&member_at(ls->members.next)->handle); /* frees ls */
-                        return -ENOMEM;
-                }
-        }
-        *bound = ls->local;
-        return 0;
+        return serve(ls, owner, args->name, args->name_len, id, bound);
 fail:
         socket_free(ls);
         return k;
@@ -358,9 +386,55 @@ int rd_listener_join(rd_reactor *r, rd_owner *owner, const char *name, size_t na
                             &(const char *){ key });
         if (!ls)
                 return -ENOENT;
+        if (!rd__owner_may_act_for(owner, ls->uid))
+                return -EPERM;
         k = add_member(ls, owner, id);
         if (k < 0)
                 return k;
         *bound = ls->local;
+        return 0;
+}
+
+int rd_listener_adopt(rd_reactor *r, rd_owner *owner, const rd_listen_adopt *args, uint64_t *id,
+                      rd_address *bound)
+{
+        listen_socket *ls;
+        socklen_t len = sizeof(int);
+        int type = 0, on = 0, k;
+
+        assert_return(r && owner && args && args->fd >= 0 && id && bound, -EINVAL);
+
+        if (getsockopt(args->fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0)
+                return -errno;
+        len = sizeof(on);
+        if (getsockopt(args->fd, SOL_SOCKET, SO_ACCEPTCONN, &on, &len) < 0)
+                return -errno;
+        if (type != SOCK_STREAM || !on)
+                return -EINVAL;
+        if (args->name && name_taken(r, args->name, args->name_len, &k))
+                return k;
+
+        ls = calloc(1, sizeof(*ls));
+        if (!ls)
+                return -ENOMEM;
+        ls->reactor = r;
+        ls->uid = owner->uid;
+        rd_list_init(&ls->members);
+        ls->cursor = &ls->members;
+        /* A duplicate: closing the listener leaves the keeper's socket open and bound. */
+        ls->fd = fcntl(args->fd, F_DUPFD_CLOEXEC, 3);
+        if (ls->fd < 0) {
+                k = -errno;
+                free(ls);
+                return k;
+        }
+        ls->local.len = sizeof(ls->local.sa);
+        if (getsockname(ls->fd, (struct sockaddr *)&ls->local.sa, &ls->local.len) < 0)
+                ls->local.len = 0;
+        k = serve(ls, owner, args->name, args->name_len, id, bound);
+        if (k < 0)
+                return k; /* `ls` is gone, and the keeper's socket was never taken */
+        ls->on_close = args->on_close;
+        ls->userdata = args->userdata;
         return 0;
 }

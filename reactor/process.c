@@ -63,7 +63,8 @@ struct instance {
         int in_fd;                  /* stdin's write end, or -EBADF */
         sd_event_source *in_io;     /* watches in_fd while the buffer is not empty */
         rd_buffer in;               /* bytes for stdin */
-        bool in_want_drained;       /* a write was refused: report when it drains */
+        bool in_want_drained;       /* a write was refused at high water: report the drain */
+        bool in_want_room;          /* a write was refused for the owner's quota: report room */
         bool in_closing;            /* close stdin once the buffer is written */
         int notify_fd;              /* the child's NOTIFY_SOCKET, or -EBADF */
         sd_event_source *notify_io; /* watches notify_fd */
@@ -220,6 +221,7 @@ typedef struct child_args {
         uid_t uid;
         gid_t gid;
         const sigset_t *ignored; /* dispositions to reset to SIG_DFL */
+        pid_t parent;            /* reactord, for the parent-death check */
         char *listen_pid;        /* digits to fill with our pid, or NULL */
         int err;                 /* out: errno of the failed step, 0 if exec worked */
         const char *step;        /* out: the failed step */
@@ -274,6 +276,11 @@ static int child_main(void *arg)
                 child_fail(a, "setgid");
         if (a->set_uid && syscall(SYS_setuid, a->uid) < 0)
                 child_fail(a, "setuid");
+        /*
+         * A child must not outlive reactord, whatever its orphan policy: a
+         * restarted reactord does not know it, so no one could take it over
+         * or stop it. (Set after the identity change, which clears it.)
+         */
         (void)prctl(PR_SET_PDEATHSIG, SIGTERM);
         /* Ignored dispositions survive exec: give back what reactord ignores (SIGPIPE...). */
         for (int sig = 1; sig < NSIG; sig++)
@@ -281,6 +288,10 @@ static int child_main(void *arg)
                         (void)signal(sig, SIG_DFL);
         sigemptyset(&none);
         (void)sigprocmask(SIG_SETMASK, &none, NULL);
+        /* reactord died before the prctl() took: the signal it would have sent. Raw system
+         * calls: glibc's raise() would name the parent's thread (CLONE_VM). */
+        if ((pid_t)syscall(SYS_getppid) != a->parent)
+                (void)syscall(SYS_kill, (pid_t)syscall(SYS_getpid), SIGTERM);
 
         if (a->listen_pid) {
                 char digits[16];
@@ -313,6 +324,7 @@ static void stdin_close(instance *inst)
         if (inst->in_fd >= 0)
                 close(inst->in_fd);
         inst->in_fd = -EBADF;
+        rd__owner_write_released(inst->proc->handle.owner, rd_buffer_size(&inst->in));
         rd_buffer_done(&inst->in);
         inst->in_closing = false;
 }
@@ -352,8 +364,9 @@ static int on_restart(sd_event_source *s, uint64_t usec, void *userdata)
                 /* Reported as an exit with 127 (the shell's "cannot run"), then the policy decides.
                  */
                 rd_event ev = { 0 };
-                log_warning("process %" PRIu64 " instance %u: restart failed: %s", p->handle.id,
-                            inst->index, err);
+                log_handle(RD_LOG_WARNING, &p->handle,
+                           "process %" PRIu64 " instance %u: restart failed: %s", p->handle.id,
+                           inst->index, err);
                 ev.process.status = 127;
                 emit(inst, RD_EVENT_PROCESS_EXITED, &ev);
                 inst->failed = true;
@@ -392,7 +405,8 @@ static void maybe_end(instance *inst)
                         inst->gave_up = true;
                         ev.process.attempt = inst->restarts;
                         emit(inst, RD_EVENT_PROCESS_GAVE_UP, &ev);
-                        log_notice("process %" PRIu64
+                        log_handle(RD_LOG_NOTICE, &p->handle,
+                                   "process %" PRIu64
                                    " (%s) instance %u: %u restarts within %.0f s, giving up",
                                    p->handle.id, p->argv[0], inst->index, inst->in_window,
                                    (double)p->restart_window / 1e6);
@@ -416,7 +430,8 @@ static void maybe_end(instance *inst)
                 if (sd_event_add_time_relative(r->event, &inst->restart, CLOCK_MONOTONIC, delay,
                                                USEC_PER_MSEC, on_restart, inst) >= 0)
                         return;
-                log_error("process %" PRIu64 ": cannot schedule a restart", p->handle.id);
+                log_handle(RD_LOG_ERR, &p->handle, "process %" PRIu64 ": cannot schedule a restart",
+                           p->handle.id);
         }
         p->n_alive--;
         ev = (rd_event){ 0 };
@@ -439,9 +454,9 @@ static int on_child(sd_event_source *s, const siginfo_t *si, void *userdata)
         ev.process.core = si->si_code == CLD_DUMPED;
         inst->failed = ev.process.signaled ? !(p->stopping && si->si_status == p->stop_signal)
                                            : si->si_status != 0;
-        rd_log(level, "process %" PRIu64 " (%s) pid %d %s %d", p->handle.id, p->argv[0],
-               (int)inst->pid, ev.process.signaled ? "killed by signal" : "exited with code",
-               si->si_status);
+        log_handle(level, &p->handle, "process %" PRIu64 " (%s) pid %d %s %d", p->handle.id,
+                   p->argv[0], (int)inst->pid,
+                   ev.process.signaled ? "killed by signal" : "exited with code", si->si_status);
         untrack(inst);
         inst->pid = 0;
         inst->exited = true;
@@ -503,6 +518,7 @@ static void stdin_flush(instance *inst)
                         return;
                 }
                 rd_buffer_consume(&inst->in, (size_t)n);
+                rd__owner_write_released(inst->proc->handle.owner, (size_t)n);
         }
         if (rd_buffer_size(&inst->in) == 0 && inst->in_closing) {
                 stdin_close(inst);
@@ -668,6 +684,7 @@ static int spawn_instance(rd_process *p, instance *inst, char *err, size_t errle
         a.fd_target = p->fd_target;
         a.fd_src = p->fd_src;
         a.ignored = &ps->ignored;
+        a.parent = getpid();
         a.high = 3;
         for (size_t i = 0; i < p->n_fds; i++)
                 if (p->fd_target[i] + 1 > a.high)
@@ -745,8 +762,9 @@ static int spawn_instance(rd_process *p, instance *inst, char *err, size_t errle
         if (k < 0)
                 goto fail_running;
 
-        log_info("process %" PRIu64 " (%s) instance %u started as pid %d", p->handle.id, p->argv[0],
-                 inst->index, (int)pid);
+        log_handle(RD_LOG_INFO, &p->handle,
+                   "process %" PRIu64 " (%s) instance %u started as pid %d", p->handle.id,
+                   p->argv[0], inst->index, (int)pid);
         if (!p->ready_required) {
                 rd_event ev = { 0 };
                 ev.process.pid = pid;
@@ -890,6 +908,7 @@ static void process_free(rd_handle *h)
         rd_process *p = (rd_process *)h;
         rd_reactor *r = h->reactor;
 
+        h->owner->n_processes -= p->n_instances;
         for (unsigned i = 0; i < p->n_instances; i++) {
                 instance *inst = &p->inst[i];
                 if (inst->pid > 0) {
@@ -945,7 +964,8 @@ static int on_kill(sd_event_source *s, uint64_t usec, void *userdata)
         p->kill_timer = sd_event_source_disable_unref(p->kill_timer);
         for (unsigned i = 0; i < p->n_instances; i++)
                 if (p->inst[i].pid > 0) {
-                        log_notice("process %" PRIu64 " (%s) pid %d did not stop in time: SIGKILL",
+                        log_handle(RD_LOG_NOTICE, &p->handle,
+                                   "process %" PRIu64 " (%s) pid %d did not stop in time: SIGKILL",
                                    p->handle.id, p->argv[0], (int)p->inst[i].pid);
                         (void)kill(p->group ? -p->inst[i].pid : p->inst[i].pid, SIGKILL);
                 }
@@ -990,17 +1010,45 @@ static void process_close_gracefully(rd_handle *h)
         stop((rd_process *)h, SIGTERM, STOP_TIMEOUT_DEFAULT);
 }
 
+/*
+ * Give `p` to another owner, with what it counts against the owners' quotas:
+ * its instances and the bytes waiting in its stdin buffers. Refused writes
+ * are forgotten: their drained would go to the old owner.
+ */
+static int move_to(rd_process *p, rd_owner *to)
+{
+        rd_owner *from = p->handle.owner;
+        size_t buffered = 0;
+        int k;
+
+        if (to->n_processes + p->n_instances > to->max_processes)
+                return -EDQUOT;
+        k = rd__handle_move(&p->handle, to);
+        if (k < 0)
+                return k;
+        for (unsigned i = 0; i < p->n_instances; i++) {
+                buffered += rd_buffer_size(&p->inst[i].in);
+                p->inst[i].in_want_drained = p->inst[i].in_want_room = false;
+        }
+        from->n_processes -= p->n_instances;
+        to->n_processes += p->n_instances;
+        rd__owner_write_released(from, buffered);
+        rd__owner_write_added(to, buffered);
+        return 0;
+}
+
 static bool process_orphan(rd_handle *h)
 {
         rd_process *p = (rd_process *)h;
 
-        if (p->n_alive == 0 || rd__handle_move(h, h->reactor->orphanage) < 0)
+        if (p->n_alive == 0 || move_to(p, h->reactor->orphanage) < 0)
                 return false;
         if (!p->keep_orphan)
                 stop(p, SIGTERM, STOP_TIMEOUT_DEFAULT);
         else
-                log_info("process %" PRIu64 " (%s) outlives its session (orphan keep)", h->id,
-                         p->argv[0]);
+                log_handle(RD_LOG_INFO, h,
+                           "process %" PRIu64 " (%s) outlives its session (orphan keep)", h->id,
+                           p->argv[0]);
         return true;
 }
 
@@ -1031,7 +1079,20 @@ static uint32_t process_describe(rd_handle *h, rd_writer *w, bool count_only)
         return 2;
 }
 
+static void process_write_room(rd_handle *h)
+{
+        rd_process *p = (rd_process *)h;
+
+        for (unsigned i = 0; i < p->n_instances; i++)
+                if (p->inst[i].in_want_room) {
+                        rd_event ev = { 0 };
+                        p->inst[i].in_want_room = false;
+                        emit(&p->inst[i], RD_EVENT_PROCESS_DRAINED, &ev);
+                }
+}
+
 static const rd_handle_ops process_ops = {
+        .write_room = process_write_room,
         .free = process_free,
         .resume = process_resume,
         .describe = process_describe,
@@ -1090,6 +1151,16 @@ int rd_process_spawn(rd_reactor *r, rd_owner *owner, const rd_spawn *args, uint6
                                          match_name, &args->name)) {
                 snprintf(err, errlen, "a process named '%s' exists", args->name);
                 return -EEXIST;
+        }
+        if (n > owner->max_processes) {
+                snprintf(err, errlen, "instances: %u is more than the %zu processes allowed", n,
+                         owner->max_processes);
+                return -EINVAL;
+        }
+        if (owner->n_processes + n > owner->max_processes) {
+                snprintf(err, errlen, "%zu of %zu processes run already", owner->n_processes,
+                         owner->max_processes);
+                return -EDQUOT;
         }
 
         p = calloc(1, sizeof(*p) + n * sizeof(instance));
@@ -1167,6 +1238,7 @@ int rd_process_spawn(rd_reactor *r, rd_owner *owner, const rd_spawn *args, uint6
         k = rd__handle_register(r, owner, &p->handle, RD_HANDLE_PROCESS, &process_ops);
         if (k < 0)
                 goto fail_unregistered;
+        owner->n_processes += n; /* given back by process_free() */
         rd_list_append(&ps->all, &p->link);
         ps->n_processes++;
         if (p->name)
@@ -1234,10 +1306,18 @@ int rd_process_write(rd_reactor *r, rd_owner *caller, uint64_t id, int instance_
                 return k;
         if (inst->in_fd < 0 || inst->in_closing)
                 return -EPIPE;
-        if (rd_buffer_size(&inst->in) >= RD_STREAM_HIGH_WATER_DEFAULT) {
+        /* As for streams: refused once, refused until process.drained (no hole in stdin). */
+        if (inst->in_want_room)
+                return -EDQUOT;
+        if (inst->in_want_drained || rd_buffer_size(&inst->in) >= RD_STREAM_HIGH_WATER_DEFAULT) {
                 inst->in_want_drained = true;
                 return -EAGAIN;
         }
+        k = rd__owner_write_check(&p->handle, n);
+        if (k == -EDQUOT)
+                inst->in_want_room = true;
+        if (k < 0)
+                return k;
         if (rd_buffer_size(&inst->in) == 0) {
                 ssize_t w = write(inst->in_fd, data, n);
                 if (w > 0) {
@@ -1248,8 +1328,11 @@ int rd_process_write(rd_reactor *r, rd_owner *caller, uint64_t id, int instance_
                         return -EPIPE;
                 }
         }
-        if (n > 0 && rd_buffer_append(&inst->in, data, n) < 0)
-                return -ENOMEM;
+        if (n > 0) {
+                if (rd_buffer_append(&inst->in, data, n) < 0)
+                        return -ENOMEM;
+                rd__owner_write_added(p->handle.owner, n);
+        }
         stdin_update(inst);
         *buffered = rd_buffer_size(&inst->in);
         return 0;
@@ -1270,10 +1353,8 @@ int rd_process_close_stdin(rd_reactor *r, rd_owner *caller, uint64_t id, int ins
                 struct termios t;
                 char eof = tcgetattr(inst->in_fd, &t) == 0 ? (char)t.c_cc[VEOF] : '\004';
                 size_t buffered;
-                return rd_process_write(r, caller, id, instance_index, &eof, 1, &buffered) ==
-                                       -EAGAIN
-                               ? -EAGAIN
-                               : 0;
+                k = rd_process_write(r, caller, id, instance_index, &eof, 1, &buffered);
+                return k == -EAGAIN || k == -EDQUOT ? k : 0;
         }
         inst->in_closing = true;
         stdin_flush(inst);
@@ -1319,6 +1400,7 @@ int rd_process_take(rd_reactor *r, rd_owner *caller, const char *name, uint64_t 
 {
         rd_processes *ps = r->processes;
         rd_process *p;
+        int k;
 
         p = ps ? rd_hashmap_get(&ps->names, rd_hash_bytes(name, strlen(name)), match_name, &name)
                : NULL;
@@ -1330,8 +1412,11 @@ int rd_process_take(rd_reactor *r, rd_owner *caller, const char *name, uint64_t 
         }
         if (p->handle.owner != r->orphanage)
                 return -EBUSY;
-        if (rd__handle_move(&p->handle, caller) < 0)
-                return -EMFILE;
+        if (!rd__owner_may_act_for(caller, p->set_uid ? p->uid : geteuid()))
+                return -EPERM;
+        k = move_to(p, caller);
+        if (k < 0)
+                return k;
         *id = p->handle.id;
         return 0;
 }

@@ -62,12 +62,19 @@ typedef struct rd_spawn {
 /*
  * Spawn. Returns 0, the handle in *id and the first instance's pid in
  * pids[0..instances). On failure returns -errno and, when a step failed in
- * the child, a message naming it in `err`.
+ * the child, a message naming it in `err`: -EDQUOT when the owner runs so
+ * many processes that `instances` more would pass its max_processes, -EINVAL
+ * when `instances` alone is more than that.
  */
 int rd_process_spawn(rd_reactor *r, rd_owner *owner, const rd_spawn *args, uint64_t *id,
                      pid_t *pids, char *err, size_t errlen);
 
-/* `instance` < 0: instance 0 for write/close_stdin; every instance for signal. */
+/*
+ * `instance` < 0: instance 0 for write/close_stdin; every instance for signal.
+ * rd_process_write() refuses as rd_stream_write() does: -EAGAIN at high water,
+ * -EDQUOT past the owner's max_write_buffer (process.drained follows either),
+ * -EMSGSIZE for more than max_write_buffer bytes.
+ */
 int rd_process_write(rd_reactor *r, rd_owner *caller, uint64_t id, int instance, const void *p,
                      size_t n, size_t *buffered);
 int rd_process_close_stdin(rd_reactor *r, rd_owner *caller, uint64_t id, int instance);
@@ -75,7 +82,11 @@ int rd_process_signal(rd_reactor *r, rd_owner *caller, uint64_t id, int instance
                       bool group);
 /* Stop supervising and end every instance: `signo`, then SIGKILL after `timeout` µs. */
 int rd_process_stop(rd_reactor *r, rd_owner *caller, uint64_t id, int signo, uint64_t timeout);
-/* Move the kept orphan called `name` to `caller`. -ENOENT, -EBUSY (a session owns it). */
+/*
+ * Move the kept orphan called `name` to `caller`. -ENOENT, -EBUSY (a session
+ * owns it), -EDQUOT (its instances would pass the caller's max_processes),
+ * -EMFILE.
+ */
 int rd_process_take(rd_reactor *r, rd_owner *caller, const char *name, uint64_t *id);
 /* Write every process as process.list shows it; `owner_id` maps an owner to a session id. */
 void rd_process_write_list(rd_reactor *r, rd_writer *w, uint64_t (*owner_id)(rd_owner *o));

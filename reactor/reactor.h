@@ -15,8 +15,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <systemd/sd-event.h>
 
+#include "basic/log.h"
 #include "proto/event.h"
 
 typedef struct rd_reactor rd_reactor;
@@ -47,10 +49,14 @@ typedef enum rd_handle_kind {
 typedef int (*rd_emit_fn)(rd_owner *owner, const rd_event *ev, void *userdata);
 typedef bool (*rd_credit_fn)(rd_owner *owner, void *userdata);
 
+/* Add what the sink knows of `owner` (its session, client, ...) to a log record's fields. */
+typedef void (*rd_log_fields_fn)(rd_owner *owner, rd_log_fields *f, void *userdata);
+
 typedef struct rd_reactor_sink {
-        rd_emit_fn emit;         /* deliver an event */
-        rd_credit_fn has_credit; /* may the owner take data now? */
-        void *userdata;          /* passed to both */
+        rd_emit_fn emit;             /* deliver an event */
+        rd_credit_fn has_credit;     /* may the owner take data now? */
+        void *userdata;              /* passed to all three */
+        rd_log_fields_fn log_fields; /* for log lines about a handle (may be NULL) */
 } rd_reactor_sink;
 
 /* Make a reactor on `event` (referenced) reporting to `sink` (copied). Returns 0 or -errno. */
@@ -67,6 +73,24 @@ const char *rd_handle_kind_name(rd_handle_kind kind);
 
 /* Make an owner that may hold at most `max_handles` handles. `userdata` is borrowed. */
 int rd_owner_new(rd_reactor *r, void *userdata, size_t max_handles, rd_owner **ret);
+/*
+ * The owner's quotas besides its handles (a new owner has none: SIZE_MAX):
+ * `max_processes` process instances (a spawn past it fails with -EDQUOT; a
+ * process with `instances: N` counts N for as long as its handle lives), and
+ * `max_write_buffer` bytes in the write buffers of its streams and process
+ * stdin pipes together (a write that would take the sum past it fails with
+ * -EDQUOT, and the resource reports drained once the write fits).
+ */
+void rd_owner_set_quota(rd_owner *o, size_t max_processes, size_t max_write_buffer);
+/*
+ * Whom the owner acts for. Taking over a process by name (it must run as
+ * `uid`) and joining a listener by name (its creator must have acted for
+ * `uid`) are refused with -EPERM unless the owner is `privileged`. A new
+ * owner acts for reactord's own user, privileged: a user instance serves
+ * that user alone. The broker narrows the sessions of a root reactord to
+ * their peers.
+ */
+void rd_owner_set_identity(rd_owner *o, uid_t uid, bool privileged);
 /* Close every handle the owner holds, then free it. Accepts NULL; returns NULL. */
 rd_owner *rd_owner_free(rd_owner *o);
 void *rd_owner_get_userdata(const rd_owner *o);

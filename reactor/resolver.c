@@ -57,6 +57,7 @@ static void notify(union sigval sv)
 
 static int on_done(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 {
+        rd_reactor *r = userdata;
         rd_resolve_query *q;
 
         while (recv(fd, &q, sizeof(q), MSG_DONTWAIT) == (ssize_t)sizeof(q)) {
@@ -70,6 +71,14 @@ static int on_done(sd_event_source *s, int fd, uint32_t revents, void *userdata)
                 }
                 query_free(q);
         }
+        /*
+         * No query left in flight (only the reactor's reference remains, and
+         * only this thread takes new ones): let the sockets go, so that an idle
+         * reactord holds no descriptor it does not need. The next query makes
+         * them again.
+         */
+        if (r->resolver && atomic_load(&r->resolver->refs) == 1)
+                rd__resolver_done(r);
         return 0;
 }
 
@@ -88,7 +97,7 @@ static resolver *get_resolver(rd_reactor *r)
                 free(res);
                 return NULL;
         }
-        if (sd_event_add_io(r->event, &res->source, res->fds[0], EPOLLIN, on_done, NULL) < 0) {
+        if (sd_event_add_io(r->event, &res->source, res->fds[0], EPOLLIN, on_done, r) < 0) {
                 close(res->fds[0]);
                 close(res->fds[1]);
                 free(res);

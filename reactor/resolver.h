@@ -4,8 +4,9 @@
 /*
  * Host names resolved without blocking the loop: glibc's getaddrinfo_a()
  * works in its own threads and reports each completion through a socket pair
- * that the loop watches. A query cancelled while in flight is simply
- * forgotten; its completion frees it.
+ * that the loop watches, made for the first query and closed again once no
+ * query is in flight. A query cancelled while in flight is simply forgotten;
+ * its completion frees it.
  */
 
 #include <netdb.h>

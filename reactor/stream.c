@@ -35,7 +35,8 @@ typedef struct rd_stream {
         bool read_eof;            /* the peer half-closed */
         bool paused;              /* stream.pause */
         bool stalled;             /* waiting for the owner's credit */
-        bool want_drained;        /* a write was refused: tell when it drains */
+        bool want_drained;        /* a write was refused at high water: tell when it drains */
+        bool want_room;           /* a write was refused for the owner's quota: tell when it fits */
         bool shutdown_wanted;     /* stream.shutdown: SHUT_WR once flushed */
         bool write_shut;          /* SHUT_WR done */
         bool closing;             /* stream.close: close once flushed */
@@ -100,6 +101,7 @@ static int flush(rd_stream *s)
                         return -ESHUTDOWN;
                 }
                 rd_buffer_consume(&s->out, (size_t)n);
+                rd__owner_write_released(s->handle.owner, (size_t)n);
         }
         if (rd_buffer_size(&s->out) == 0) {
                 if (s->closing) {
@@ -251,6 +253,7 @@ static void stream_free(rd_handle *h)
         rd_resolve_cancel(s->query);
         if (s->fd >= 0)
                 close(s->fd);
+        rd__owner_write_released(h->owner, rd_buffer_size(&s->out));
         rd_buffer_done(&s->out);
         free(s);
 }
@@ -303,12 +306,24 @@ static int stream_get_fd(rd_handle *h)
         return ((rd_stream *)h)->fd;
 }
 
+static void stream_write_room(rd_handle *h)
+{
+        rd_stream *s = (rd_stream *)h;
+        rd_event ev = { .type = RD_EVENT_STREAM_DRAINED };
+
+        if (!s->want_room)
+                return;
+        s->want_room = false;
+        emit(s, &ev);
+}
+
 static const rd_handle_ops stream_ops = {
         .get_fd = stream_get_fd,
         .free = stream_free,
         .resume = stream_resume,
         .describe = stream_describe,
         .close_gracefully = stream_close_gracefully,
+        .write_room = stream_write_room,
 };
 
 static int stream_new(rd_reactor *r, rd_owner *owner, const char *via, rd_stream **ret)
@@ -458,10 +473,24 @@ int rd_stream_write(rd_reactor *r, rd_owner *caller, uint64_t id, const void *p,
                 return k;
         if (s->closing || s->shutdown_wanted || s->later)
                 return -EPIPE;
-        if (rd_buffer_size(&s->out) >= s->high_water) {
+        /*
+         * Once a write was refused, every write is until stream.drained: the
+         * writes a client pipelined behind the refused one are refused too,
+         * and it sends them all again, in order, rather than see a later one
+         * taken before the refused one.
+         */
+        if (s->want_room)
+                return -EDQUOT;
+        if (s->want_drained || rd_buffer_size(&s->out) >= s->high_water) {
                 s->want_drained = true;
                 return -EAGAIN;
         }
+        /* Counted as if all of it stayed buffered: whether the socket takes it is not known yet. */
+        k = rd__owner_write_check(&s->handle, n);
+        if (k == -EDQUOT)
+                s->want_room = true;
+        if (k < 0)
+                return k;
         /* Nothing queued: try the socket first and buffer only what it did not take. */
         if (rd_buffer_size(&s->out) == 0 && !s->connecting && s->fd >= 0) {
                 ssize_t w = send(s->fd, p, n, MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -471,8 +500,11 @@ int rd_stream_write(rd_reactor *r, rd_owner *caller, uint64_t id, const void *p,
                 }
                 /* An error shows again on EPOLLOUT, which reports it as stream.closed. */
         }
-        if (n > 0 && rd_buffer_append(&s->out, p, n) < 0)
-                return -ENOMEM;
+        if (n > 0) {
+                if (rd_buffer_append(&s->out, p, n) < 0)
+                        return -ENOMEM;
+                rd__owner_write_added(s->handle.owner, n);
+        }
         update_io(s);
         *buffered = rd_buffer_size(&s->out);
         return 0;

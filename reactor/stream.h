@@ -39,7 +39,12 @@ int rd_stream_adopt(rd_reactor *r, rd_owner *owner, int fd, const rd_address *pe
 int rd_stream_connect_start(rd_reactor *r, rd_owner *owner, const rd_stream_connect *args,
                             uint64_t *id);
 
-/* Append to the write buffer. Returns 0 and the bytes buffered, -EAGAIN past high water, -EPIPE. */
+/*
+ * Append to the write buffer. Returns 0 and the bytes buffered; -EAGAIN past
+ * high water, -EDQUOT past the owner's max_write_buffer (stream.drained
+ * follows either, and every write is refused the same way until then);
+ * -EMSGSIZE for more bytes than max_write_buffer; -EPIPE.
+ */
 int rd_stream_write(rd_reactor *r, rd_owner *caller, uint64_t id, const void *p, size_t n,
                     size_t *buffered);
 int rd_stream_shutdown(rd_reactor *r, rd_owner *caller, uint64_t id);

@@ -56,6 +56,8 @@ START_TEST(test_good)
                                "\t# an indented comment\n"
                                "max-handles = 100\n"
                                "max-frame = 4096\n"
+                               "max-processes = 7\n"
+                               "max-write-buffer = 8192\n"
                                "lease = 2.5\n"
                                "window = 65536\n"
                                "max-sessions = 3\n", /* the last one counts */
@@ -67,6 +69,8 @@ START_TEST(test_good)
         ck_assert_uint_eq(c.max_sessions, 3);
         ck_assert_uint_eq(c.max_handles, 100);
         ck_assert_uint_eq(c.max_frame, 4096);
+        ck_assert_uint_eq(c.max_processes, 7);
+        ck_assert_uint_eq(c.max_write_buffer, 8192);
         ck_assert_uint_eq(c.lease, 2500000);
         ck_assert_uint_eq(c.window, 65536);
 
@@ -74,6 +78,8 @@ START_TEST(test_good)
         ck_assert_uint_eq(l.max_sessions, 3);
         ck_assert_uint_eq(l.max_handles, 100);
         ck_assert_uint_eq(l.max_frame, 4096);
+        ck_assert_uint_eq(l.max_processes, 7);
+        ck_assert_uint_eq(l.max_write_buffer, 8192);
         ck_assert_uint_eq(l.default_lease, 2500000);
         ck_assert_uint_eq(l.default_window, 65536);
         rd_config_done(&c);
@@ -112,6 +118,39 @@ START_TEST(test_merge)
 }
 END_TEST
 
+/* tcp:// with CURVE: the endpoint, the two paths, merged and handed to the broker. */
+START_TEST(test_curve)
+{
+        rd_config a = RD_CONFIG_EMPTY, b = RD_CONFIG_EMPTY;
+        rd_broker_limits l = RD_BROKER_LIMITS_DEFAULT;
+
+        ck_assert_int_eq(parse("endpoint = tcp://127.0.0.1:7000\n"
+                               "curve-secret-key = /etc/reactord/server.key\n"
+                               "curve-allow = /etc/reactord/clients\n",
+                               &a, NULL),
+                         0);
+        ck_assert_str_eq(a.endpoint, "tcp://127.0.0.1:7000");
+        ck_assert_str_eq(a.curve_secret_key, "/etc/reactord/server.key");
+        ck_assert_str_eq(a.curve_allow, "/etc/reactord/clients");
+
+        /* The command line's directory wins; the file's key stays. */
+        b.curve_allow = strdup("/srv/clients");
+        ck_assert_ptr_nonnull(b.curve_allow);
+        ck_assert_int_eq(rd_config_merge(&a, &b), 0);
+        ck_assert_str_eq(a.curve_secret_key, "/etc/reactord/server.key");
+        ck_assert_str_eq(a.curve_allow, "/srv/clients");
+
+        ck_assert_ptr_null(l.curve_secret_key);
+        rd_config_apply_limits(&a, &l);
+        ck_assert_str_eq(l.curve_secret_key, "/etc/reactord/server.key");
+        ck_assert_str_eq(l.curve_allow, "/srv/clients");
+        rd_config_done(&a);
+        rd_config_done(&b);
+        ck_assert_ptr_null(a.curve_secret_key);
+        ck_assert_ptr_null(a.curve_allow);
+}
+END_TEST
+
 START_TEST(test_bad_key)
 {
         refused("max-sessions = 2\n# fine\nbogus = 1\n", "test.conf:3: unknown key 'bogus'");
@@ -141,6 +180,10 @@ START_TEST(test_bad_values)
                 "1)");
         refused("max-frame = 100\n",
                 "test.conf:1: invalid max-frame '100' (a number, at least 1024)");
+        refused("max-processes = 0\n",
+                "test.conf:1: invalid max-processes '0' (a number, at least 1)");
+        refused("max-write-buffer = 1000\n",
+                "test.conf:1: invalid max-write-buffer '1000' (a number, at least 1024)");
         refused("log-level = loud\n",
                 "test.conf:1: invalid log-level 'loud' (error, warning, notice, info or debug)");
         refused("lease = 0\n", "test.conf:1: invalid lease '0' (seconds, 0.05 to 3600)");
@@ -149,8 +192,12 @@ START_TEST(test_bad_values)
         refused("window = 100\n", "test.conf:1: invalid window '100' (bytes, 4096 to 67108864)");
         refused("window = 100000000\n",
                 "test.conf:1: invalid window '100000000' (bytes, 4096 to 67108864)");
-        refused("endpoint = tcp://127.0.0.1:5555\n",
-                "test.conf:1: invalid endpoint 'tcp://127.0.0.1:5555' (an ipc:// URI)");
+        refused("endpoint = udp://127.0.0.1:5555\n",
+                "test.conf:1: invalid endpoint 'udp://127.0.0.1:5555' (an ipc:// or tcp:// URI)");
+        refused("curve-secret-key = server.key\n",
+                "test.conf:1: invalid curve-secret-key 'server.key' (an absolute path)");
+        refused("curve-allow = ./clients\n",
+                "test.conf:1: invalid curve-allow './clients' (an absolute path)");
 }
 END_TEST
 
@@ -234,6 +281,7 @@ static Suite *config_suite(void)
         tcase_add_test(tc, test_good);
         tcase_add_test(tc, test_empty);
         tcase_add_test(tc, test_merge);
+        tcase_add_test(tc, test_curve);
         tcase_add_test(tc, test_bad_key);
         tcase_add_test(tc, test_missing_equals);
         tcase_add_test(tc, test_bad_values);

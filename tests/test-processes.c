@@ -41,6 +41,7 @@
 #include "proto/json.h"
 #include "proto/writer.h"
 #include "child.h"
+#include "procfd.h"
 #include "reactord/client.h"
 
 /* How long any one wait may take before the test fails. */
@@ -76,9 +77,14 @@ static long rss_bound_kib(void)
 #define PYTHON         "/usr/bin/python3"
 #define SYSTEMD_NOTIFY "/usr/bin/systemd-notify"
 
+/* How long the teardown waits for reactord's descriptors to be as they were (a lease and more). */
+#define FD_WAIT_SEC 30.0
+
 static char tmpdir[PATH_MAX - 64];
 static char endpoint[PATH_MAX + 16];
+static char bus_path[PATH_MAX + 8]; /* the endpoint's socket file */
 static pid_t daemon_pid = -1;
+static procfd_set fd_baseline; /* reactord's descriptors once it served */
 
 /* ---- time, patterns, checksums ------------------------------------------------------------ */
 
@@ -443,6 +449,7 @@ static void cleanup(void)
         }
         daemon_pid = -1;
         tmpdir[0] = '\0';
+        procfd_done(&fd_baseline);
 }
 
 static void daemon_stop(void)
@@ -453,6 +460,14 @@ static void daemon_stop(void)
                         rd_client_free(clients[i]);
                         clients[i] = NULL;
                 }
+        /*
+         * The helpers' sessions end after their lease once they are gone, and
+         * their processes with them (orphan "stop"): then nothing the test
+         * made holds a descriptor in reactord. A test may have ended reactord.
+         */
+        child_cleanup();
+        if (proc_alive(daemon_pid))
+                procfd_expect(daemon_pid, bus_path, &fd_baseline, FD_WAIT_SEC, "the teardown");
         cleanup();
 }
 
@@ -472,6 +487,7 @@ static void daemon_start(void)
         snprintf(tmpdir, sizeof(tmpdir), "%s/test-processes-XXXXXX", tmp && *tmp ? tmp : "/tmp");
         ck_assert_ptr_nonnull(mkdtemp(tmpdir));
         snprintf(endpoint, sizeof(endpoint), "ipc://%s/bus", tmpdir);
+        snprintf(bus_path, sizeof(bus_path), "%s/bus", tmpdir);
         if (!registered) {
                 atexit(cleanup);
                 registered = true;
@@ -502,6 +518,7 @@ static void daemon_start(void)
         }
         ck_assert_msg(r >= 0, "reactord does not answer: %s", strerror(-r));
         rd_client_free(c);
+        procfd_baseline(daemon_pid, bus_path, &fd_baseline);
 }
 
 /* ---- JSON results ------------------------------------------------------------------------- */

@@ -20,10 +20,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "procfd.h"
+
 static char basedir[256]; /* made by the runner, removed by it whatever happens */
 static char tmpdir[300];  /* one test's directory inside basedir */
 static char endpoint[400];
+static char bus_path[320];
 static pid_t daemon_pid = -1;
+static procfd_set fd_baseline; /* reactord's descriptors once it served */
 
 static double now(void)
 {
@@ -233,10 +237,16 @@ static void setup(void)
         }
         ck_assert_msg(r.status == 0, "reactord does not answer: %d %s", r.status, r.err);
         run_done(&r);
+        snprintf(bus_path, sizeof(bus_path), "%s/bus", tmpdir);
+        procfd_baseline(daemon_pid, bus_path, &fd_baseline);
 }
 
 static void teardown(void)
 {
+        /* Every reactorctl has exited: what its sessions made is released. */
+        if (daemon_pid > 0 && waitpid(daemon_pid, NULL, WNOHANG) == 0)
+                procfd_expect(daemon_pid, bus_path, &fd_baseline, 30, "the teardown");
+        procfd_done(&fd_baseline);
         daemon_stop();
 }
 

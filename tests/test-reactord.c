@@ -31,6 +31,7 @@
 #include <unistd.h>
 #include <zmq.h>
 
+#include "procfd.h"
 #include "proto/decoder.h"
 #include "proto/value.h"
 #include "proto/writer.h"
@@ -48,6 +49,8 @@
 #define DEFAULT_HANDLES  UINT64_C(16384)
 #define DEFAULT_SESSIONS UINT64_C(4096)
 #define DEFAULT_BATCH    UINT64_C(65536)
+#define DEFAULT_PROCS    UINT64_C(1024)
+#define DEFAULT_WBUF     UINT64_C(67108864)
 
 /* One DEALER connection and the state to read the msgpack stream it receives. */
 typedef struct conn {
@@ -75,6 +78,7 @@ static struct {
         int fds[MAX_FDS];             /* closed in the teardown; -1 when free */
         void *zctx;                   /* the test's ZeroMQ context */
         conn *conns[MAX_CONNS];       /* closed in the teardown */
+        procfd_set fds_served;        /* the daemon's descriptors once it served */
 } fx;
 
 /* ---- small things ------------------------------------------------------------------------- */
@@ -260,19 +264,7 @@ static long long rss_kib(pid_t pid)
 /* Open fds of `pid` (entries of /proc/PID/fd). */
 static int fd_count(pid_t pid)
 {
-        char path[64];
-        struct dirent *de;
-        int n = 0;
-        DIR *d;
-
-        snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
-        d = opendir(path);
-        ck_assert_msg(d, "cannot open %s: %s", path, strerror(errno));
-        while ((de = readdir(d)))
-                if (de->d_name[0] != '.')
-                        n++;
-        closedir(d);
-        return n;
+        return procfd_count(pid);
 }
 
 /* What reactord holds when nothing is going on: compared before and after a fault test. */
@@ -688,6 +680,8 @@ static void daemon_start(const char *const *args)
 {
         fx.daemon = spawn(args, NULL, -1);
         wait_ready(fx.daemon);
+        procfd_done(&fx.fds_served);
+        procfd_baseline(fx.daemon, fx.bus, &fx.fds_served);
 }
 
 static void daemon_alive(void)
@@ -730,6 +724,18 @@ static void setup(void)
 
 static void teardown(void)
 {
+        /*
+         * Every test is a leak test too: once its connections are gone (and the
+         * sessions they left end, by their lease at the latest), reactord holds
+         * the descriptors it held when it began to serve.
+         */
+        for (size_t i = 0; i < MAX_CONNS; i++)
+                conn_free(fx.conns[i]);
+        if (fx.daemon > 0 && waitpid(fx.daemon, NULL, WNOHANG) == fx.daemon)
+                fx.daemon = -1; /* the test ended it */
+        if (fx.daemon > 0)
+                procfd_expect(fx.daemon, fx.bus, &fx.fds_served, 3 * TIMEOUT, "the teardown");
+        procfd_done(&fx.fds_served);
         if (fx.daemon > 0) {
                 kill(fx.daemon, SIGTERM);
                 reap(fx.daemon, NULL);
@@ -804,6 +810,8 @@ START_TEST(test_basics)
         ck_assert_uint_eq(field_uint(limits, "max_handles"), DEFAULT_HANDLES);
         ck_assert_uint_eq(field_uint(limits, "max_sessions"), DEFAULT_SESSIONS);
         ck_assert_uint_eq(field_uint(limits, "max_batch"), DEFAULT_BATCH);
+        ck_assert_uint_eq(field_uint(limits, "max_processes"), DEFAULT_PROCS);
+        ck_assert_uint_eq(field_uint(limits, "max_write_buffer"), DEFAULT_WBUF);
 
         request(c, "session.hello", 1);
         rd_write_kv_uint(&c->w, "protocol", 1);
@@ -1672,6 +1680,41 @@ START_TEST(test_oversized_frame)
 }
 END_TEST
 
+START_TEST(test_reply_amplification)
+{
+        static const char *const args[] = { "--max-frame", "65536", NULL };
+        const size_t n = 2000; /* each reactor.methods answer is some KiB: MiBs in all */
+        size_t answered = 0, refused = 0, i;
+        uint64_t first;
+        conn *c;
+
+        daemon_start(args);
+        c = session_new("amplifier");
+
+        /* One small frame of many requests with large answers. */
+        first = request_bare(c, "reactor.methods");
+        for (i = 1; i < n; i++)
+                request_bare(c, "reactor.methods");
+        ck_assert_uint_lt(c->w.size, 65536);
+        conn_send(c);
+
+        /* Every request is answered, in order: results up to max_frame, then E2BIG. */
+        for (i = 0; i < n; i++) {
+                const char *code = error_code(wait_response(c, first + i));
+                if (*code) {
+                        ck_assert_str_eq(code, "E2BIG");
+                        refused++;
+                } else {
+                        ck_assert_uint_eq(refused, 0);
+                        answered++;
+                }
+        }
+        ck_assert_uint_gt(answered, 0);
+        ck_assert_uint_gt(refused, 0);
+        still_serving(c);
+}
+END_TEST
+
 START_TEST(test_multipart)
 {
         rd_writer part = RD_WRITER_INIT;
@@ -2378,6 +2421,7 @@ static Suite *reactord_suite(void)
         tcase_add_test(tc, test_bad_params);
         tcase_add_test(tc, test_unknown_method);
         tcase_add_test(tc, test_oversized_frame);
+        tcase_add_test(tc, test_reply_amplification);
         tcase_add_test(tc, test_multipart);
         tcase_add_test(tc, test_huge_container);
         tcase_add_test(tc, test_max_sessions);

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "notify.h"
+#include "procfd.h"
 
 #include "reactord/client.h"
 
@@ -38,6 +39,7 @@ static struct {
         char endpoint[PATH_MAX + 16];
         int fd;
         pid_t daemon;
+        procfd_set fds_served; /* reactord's descriptors once it served */
 } fx;
 
 static double now(void)
@@ -174,6 +176,38 @@ static void teardown(void)
         unlink(fx.config);
         unlink(fx.log);
         rmdir(fx.dir);
+        procfd_done(&fx.fds_served);
+}
+
+/* READY=1: what reactord holds now is what it holds again once every client has gone. */
+static void ready(void)
+{
+        char bus[PATH_MAX + 8];
+
+        wait_notify("READY=1");
+        snprintf(bus, sizeof(bus), "%s/bus", fx.dir);
+        procfd_baseline(fx.daemon, bus, &fx.fds_served);
+}
+
+static void expect_fds_served(void)
+{
+        char bus[PATH_MAX + 8];
+
+        snprintf(bus, sizeof(bus), "%s/bus", fx.dir);
+        procfd_expect(fx.daemon, bus, &fx.fds_served, TIMEOUT, "after the reloads");
+}
+
+/* process.spawn of a sleep with `instances`: 0, or the call's negative errno. */
+static int spawn_sleep(rd_client *c, unsigned instances)
+{
+        char params[128], *json = NULL;
+        int r;
+
+        snprintf(params, sizeof(params), "{\"argv\": [\"sleep\", \"100\"], \"instances\": %u}",
+                 instances);
+        r = rd_client_call_json(c, "process.spawn", params, &json);
+        free(json);
+        return r;
 }
 
 /* ---- tests -------------------------------------------------------------------------------- */
@@ -183,9 +217,9 @@ START_TEST(test_reload)
         rd_client *c[4] = {};
         char message[PATH_MAX + 96];
 
-        write_config("# two sessions at most\nmax-sessions = 2\n");
+        write_config("# two sessions at most\nmax-sessions = 2\nmax-processes = 1\n");
         spawn();
-        wait_notify("READY=1");
+        ready();
 
         ck_assert_int_eq(hello(&c[0]), 0);
         ck_assert_int_eq(hello(&c[1]), 0);
@@ -193,9 +227,13 @@ START_TEST(test_reload)
         ck_assert_ptr_null(c[2]);
 
         /* A good file: the new cap holds for the next hello. */
-        write_config("max-sessions = 3\n");
+        write_config("max-sessions = 3\nmax-processes = 2\n");
         reload();
         ck_assert_int_eq(hello(&c[2]), 0);
+        /* A session keeps the per-session caps it began with; a new one has the new ones. */
+        ck_assert_int_eq(spawn_sleep(c[0], 1), 0);
+        ck_assert_int_eq(spawn_sleep(c[0], 1), -EAGAIN);
+        ck_assert_int_eq(spawn_sleep(c[2], 2), 0);
 
         /* A bad file: refused, reported, and the cap of 3 stays. */
         write_config("max-sessions = 10\nlog-level = debug\nbogus = 1\n");
@@ -207,6 +245,8 @@ START_TEST(test_reload)
 
         for (unsigned i = 0; i < 4; i++)
                 rd_client_free(c[i]);
+        /* Their processes are stopped with them; nothing of the reloads stays open. */
+        expect_fds_served();
         ck_assert_int_eq(kill(fx.daemon, SIGTERM), 0);
         wait_notify("STOPPING=1");
         {

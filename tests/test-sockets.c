@@ -13,7 +13,6 @@
  */
 #include <arpa/inet.h>
 #include <check.h>
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -38,6 +37,7 @@
 #include <unistd.h>
 
 #include "child.h"
+#include "procfd.h"
 #include "reactord/client.h"
 
 /* How long any one wait may take before the test fails. */
@@ -49,9 +49,14 @@
 /* Connections of the many-connections tests. */
 #define N_CONNS 1000
 
+/* How long the teardown waits for reactord's descriptors to be as they were (a lease and more). */
+#define FD_WAIT_SEC 30.0
+
 static char tmpdir[PATH_MAX];
 static char endpoint[PATH_MAX + 16];
+static char bus_path[PATH_MAX + 8]; /* the endpoint's socket file */
 static pid_t daemon_pid = -1;
+static procfd_set fd_baseline; /* reactord's descriptors once it served */
 
 /* ---- time, patterns, checksums ------------------------------------------------------------ */
 
@@ -181,6 +186,7 @@ static void cleanup(void)
                 nftw(tmpdir, unlink_cb, 16, FTW_DEPTH | FTW_PHYS);
                 tmpdir[0] = '\0';
         }
+        procfd_done(&fd_baseline);
 }
 
 static void daemon_stop(void)
@@ -191,6 +197,13 @@ static void daemon_stop(void)
                         rd_client_free(clients[i]);
                         clients[i] = NULL;
                 }
+        /* The helpers' sessions end after their lease once they are gone. */
+        child_cleanup();
+        /* Everything the test's sessions owned is released: no descriptor stays behind. */
+        if (daemon_pid > 0 && waitpid(daemon_pid, NULL, WNOHANG) == daemon_pid)
+                daemon_pid = -1;
+        if (daemon_pid > 0)
+                procfd_expect(daemon_pid, bus_path, &fd_baseline, FD_WAIT_SEC, "the teardown");
         cleanup();
 }
 
@@ -217,6 +230,7 @@ static void daemon_start(void)
         snprintf(tmpdir, sizeof(tmpdir), "%s/test-sockets-XXXXXX", tmp && *tmp ? tmp : "/tmp");
         ck_assert_ptr_nonnull(mkdtemp(tmpdir));
         snprintf(endpoint, sizeof(endpoint), "ipc://%s/bus", tmpdir);
+        snprintf(bus_path, sizeof(bus_path), "%s/bus", tmpdir);
         if (!registered) {
                 atexit(cleanup);
                 registered = true;
@@ -239,24 +253,13 @@ static void daemon_start(void)
         }
         ck_assert_msg(r >= 0, "reactord does not answer: %s", strerror(-r));
         rd_client_free(c);
+        procfd_baseline(daemon_pid, bus_path, &fd_baseline);
 }
 
 /* reactord's open file descriptors. */
 static int daemon_fd_count(void)
 {
-        char path[64];
-        struct dirent *de;
-        DIR *d;
-        int n = 0;
-
-        snprintf(path, sizeof(path), "/proc/%d/fd", (int)daemon_pid);
-        d = opendir(path);
-        ck_assert_ptr_nonnull(d);
-        while ((de = readdir(d)))
-                if (de->d_name[0] != '.')
-                        n++;
-        closedir(d);
-        return n;
+        return procfd_count(daemon_pid);
 }
 
 /* reactord's resident set, KiB. */

@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "notify.h"
+#include "procfd.h"
 
 /* Upper bound for anything the daemon is expected to do. */
 #define TIMEOUT 30.0
@@ -40,6 +41,7 @@ static struct {
         char notify[PATH_MAX];
         int fd;
         pid_t daemon;
+        procfd_set fds; /* reactord's descriptors at the start of the test's watch */
 } fx;
 
 static double now(void)
@@ -91,13 +93,30 @@ static void wait_notify(const char *what)
         ck_assert_msg(next_notify(what, TIMEOUT), "no %s from reactord", what);
 }
 
-/* SIGTERM: STOPPING=1 comes, then a clean exit. */
+static void bus_path(char *buf, size_t size)
+{
+        ck_assert_int_lt(snprintf(buf, size, "%s/bus", fx.dir), (int)size);
+}
+
+/* What reactord holds now: the same again at stop(), however many notifications went out. */
+static void fds_now(void)
+{
+        char bus[PATH_MAX + 8];
+
+        bus_path(bus, sizeof(bus));
+        procfd_baseline(fx.daemon, bus, &fx.fds);
+}
+
+/* The descriptors of fds_now() again, then SIGTERM: STOPPING=1 comes, then a clean exit. */
 static void stop(void)
 {
         double deadline = now() + TIMEOUT;
+        char bus[PATH_MAX + 8];
         int status = 0;
         pid_t k;
 
+        bus_path(bus, sizeof(bus));
+        procfd_expect(fx.daemon, bus, &fx.fds, TIMEOUT, "the test's notifications");
         ck_assert_int_eq(kill(fx.daemon, SIGTERM), 0);
         wait_notify("STOPPING=1");
         while ((k = waitpid(fx.daemon, &status, WNOHANG)) == 0) {
@@ -140,6 +159,7 @@ static void teardown(void)
         unlink(path);
         unlink(fx.notify);
         rmdir(fx.dir);
+        procfd_done(&fx.fds);
 }
 
 /* ---- tests -------------------------------------------------------------------------------- */
@@ -152,6 +172,8 @@ START_TEST(test_watchdog)
 {
         spawn(WATCHDOG_SELF);
         wait_notify("READY=1");
+        wait_notify("WATCHDOG=1"); /* armed: its timer exists from now on */
+        fds_now();
         for (unsigned i = 0; i < 3; i++)
                 ck_assert_msg(next_notify("WATCHDOG=1", TIMEOUT),
                               "only %u WATCHDOG=1 from reactord", i);
@@ -164,6 +186,7 @@ START_TEST(test_no_watchdog)
 {
         spawn(WATCHDOG_NONE);
         wait_notify("READY=1");
+        fds_now();
         ck_assert_msg(!next_notify("WATCHDOG=1", QUIET), "WATCHDOG=1 without WATCHDOG_USEC");
         stop();
 }
@@ -174,6 +197,7 @@ START_TEST(test_watchdog_other_pid)
 {
         spawn(WATCHDOG_OTHER);
         wait_notify("READY=1");
+        fds_now();
         ck_assert_msg(!next_notify("WATCHDOG=1", QUIET),
                       "WATCHDOG=1 for a WATCHDOG_PID that is not reactord's");
         stop();

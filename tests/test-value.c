@@ -323,6 +323,28 @@ START_TEST(test_map_keys)
 }
 END_TEST
 
+START_TEST(test_empty_bytes)
+{
+        /* {"": "", "b": bin ""}: empty str and bin give "" (never NULL), and "" is a key. */
+        const rd_value *v = decode(F("\x82\xa0\xa0\xa1"
+                                     "b\xc4\x00"));
+        const char *s = NULL;
+        const void *p = NULL;
+        size_t n = 1;
+
+        ck_assert_int_eq(rd_value_str(rd_value_key_at(v, 0), &s, &n), 0);
+        ck_assert_ptr_nonnull(s);
+        ck_assert_uint_eq(n, 0);
+        ck_assert_int_eq(rd_value_bin(rd_value_val_at(v, 0), &p, &n), 0);
+        ck_assert_ptr_nonnull(p);
+        ck_assert_uint_eq(n, 0);
+        ck_assert_int_eq(rd_value_bin(rd_value_get(v, "b"), &p, &n), 0);
+        ck_assert_ptr_nonnull(p);
+        ck_assert_uint_eq(n, 0);
+        ck_assert(rd_value_str_eq(rd_value_get(v, ""), ""));
+}
+END_TEST
+
 static Suite *value_suite(void)
 {
         Suite *s = suite_create("value");
@@ -333,6 +355,7 @@ static Suite *value_suite(void)
         tcase_add_test(tc, test_null);
         tcase_add_test(tc, test_type_names);
         tcase_add_test(tc, test_map_keys);
+        tcase_add_test(tc, test_empty_bytes);
         suite_add_tcase(s, tc);
         return s;
 }

@@ -6,6 +6,7 @@
 #include <time.h>
 #include <zmq.h>
 
+#include "basic/curve-key.h"
 #include "basic/endpoint.h"
 #include "basic/hashmap.h"
 #include "basic/list.h"
@@ -874,9 +875,51 @@ static int hello(rd_client *c, const rd_client_options *opts)
         return 0;
 }
 
+/* Option `opt` if set, else the environment variable `name` if not empty, else NULL. */
+static const char *option_or_env(const char *opt, const char *name)
+{
+        const char *v = opt && *opt ? opt : getenv(name);
+        return v && *v ? v : NULL;
+}
+
+/* Make `socket` a CURVE client of the server whose public key is in `server_key`. */
+static int use_curve(void *socket, const char *server_key, const char *key)
+{
+        char public_key[RD_CURVE_KEY_Z85_LEN + 1];
+        rd_curve_key server, own;
+        int r;
+
+        if (!key)
+                return -ENOKEY;
+        r = rd_curve_key_read(server_key, &server);
+        if (r < 0)
+                return r;
+        explicit_bzero(server.secret_key, sizeof(server.secret_key)); /* never needed here */
+        if (!server.public_key[0])
+                return -EINVAL;
+        r = rd_curve_key_read(key, &own);
+        if (r < 0)
+                return r;
+        if (!own.secret_key[0])
+                r = -ENOKEY;
+        else if (zmq_curve_public(public_key, own.secret_key) < 0 ||
+                 (own.public_key[0] && strcmp(public_key, own.public_key) != 0))
+                r = -EINVAL;
+        /* Z85 keys are given as 41 bytes: the 40 characters and the NUL. */
+        else if (zmq_setsockopt(socket, ZMQ_CURVE_SERVERKEY, server.public_key,
+                                sizeof(server.public_key)) < 0 ||
+                 zmq_setsockopt(socket, ZMQ_CURVE_PUBLICKEY, public_key, sizeof(public_key)) < 0 ||
+                 zmq_setsockopt(socket, ZMQ_CURVE_SECRETKEY, own.secret_key,
+                                sizeof(own.secret_key)) < 0)
+                r = zmq_errno_neg();
+        explicit_bzero(&own, sizeof(own));
+        return r;
+}
+
 int rd_client_new(const char *endpoint, const rd_client_options *opts, rd_client **ret)
 {
         _cleanup_free_ char *fallback = NULL;
+        const char *server_key;
         rd_client *c;
         int linger = LINGER_MSEC, sndtimeo, r;
 
@@ -918,6 +961,13 @@ int rd_client_new(const char *endpoint, const rd_client_options *opts, rd_client
         sndtimeo = c->timeout_usec / USEC_PER_MSEC > INT32_MAX
                            ? -1
                            : (int)(c->timeout_usec / USEC_PER_MSEC);
+        server_key = option_or_env(opts ? opts->server_key : NULL, "REACTORD_SERVER_KEY");
+        if (server_key) {
+                r = use_curve(c->socket, server_key,
+                              option_or_env(opts ? opts->key : NULL, "REACTORD_KEY"));
+                if (r < 0)
+                        goto fail;
+        }
         if (zmq_setsockopt(c->socket, ZMQ_LINGER, &linger, sizeof(linger)) < 0 ||
             zmq_setsockopt(c->socket, ZMQ_SNDTIMEO, &sndtimeo, sizeof(sndtimeo)) < 0 ||
             zmq_connect(c->socket, endpoint) < 0) {

@@ -125,6 +125,27 @@ int rd_client_listener_join(rd_client *c, const char *name, uint64_t *handle)
         return call_handle(c, "listener.join", RD_KVS(RD_STR("name", name)), 1, handle, NULL);
 }
 
+int rd_client_tcp_adopt(rd_client *c, const char *name, bool shared, uint64_t *handle,
+                        uint16_t *bound_port)
+{
+        rd_kv kv[] = { RD_STR("name", name), RD_BOOL("shared", true) };
+
+        assert_return(c, -EINVAL);
+        assert_return(name && *name, -EINVAL);
+
+        return call_handle(c, "tcp.adopt", kv, shared ? 2 : 1, handle, bound_port);
+}
+
+int rd_client_unix_adopt(rd_client *c, const char *name, bool shared, uint64_t *handle)
+{
+        rd_kv kv[] = { RD_STR("name", name), RD_BOOL("shared", true) };
+
+        assert_return(c, -EINVAL);
+        assert_return(name && *name, -EINVAL);
+
+        return call_handle(c, "unix.adopt", kv, shared ? 2 : 1, handle, NULL);
+}
+
 int rd_client_listener_close(rd_client *c, uint64_t handle)
 {
         int r = call_on_handle(c, "handle.close", handle);

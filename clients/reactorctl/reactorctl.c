@@ -29,7 +29,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <zmq.h>
+
 #include "version.h"
+#include "basic/curve-key.h"
 #include "proto/decoder.h"
 #include "proto/error.h"
 #include "proto/json.h"
@@ -64,6 +67,9 @@ typedef struct options {
         bool env_inherit;         /* spawn: start from reactord's environment */
         const char *cwd;          /* spawn: the working directory */
         bool text;                /* gateway: valid UTF-8 bins as strings */
+        const char *server_key;   /* CURVE: reactord's public key file (NULL: the environment) */
+        const char *key;          /* CURVE: our key pair file (NULL: the environment) */
+        const char *out;          /* keygen: NAME of NAME.key and NAME.pub */
 } options;
 
 static options arg = {
@@ -241,12 +247,72 @@ static char *endpoint_shown(void)
         return rd_default_endpoint();
 }
 
+/* `opt`, else the environment variable `name`; NULL when neither is set. */
+static const char *option_or_env(const char *opt, const char *name)
+{
+        const char *v = opt && *opt ? opt : getenv(name);
+        return v && *v ? v : NULL;
+}
+
+/*
+ * Check the CURVE key files before connecting, so that a wrong one is named
+ * (the library can only return an errno). Returns 0, or prints why and
+ * returns EXIT_USAGE.
+ */
+static int check_key_files(const char *server_key, const char *key)
+{
+        const char *what[2] = { "--server-key ($REACTORD_SERVER_KEY)", "--key ($REACTORD_KEY)" };
+        const char *path[2] = { server_key, key };
+        char derived[RD_CURVE_KEY_Z85_LEN + 1];
+        rd_curve_key k;
+        bool mismatch, has_secret;
+        int r;
+
+        if (!key)
+                return usage_error("--server-key is given, so CURVE is used: --key FILE (or "
+                                   "$REACTORD_KEY) must name this client's NAME.key");
+        for (int i = 0; i < 2; i++) {
+                k = (rd_curve_key){};
+                r = rd_curve_key_read(path[i], &k);
+                mismatch = k.secret_key[0] && k.public_key[0] &&
+                           (zmq_curve_public(derived, k.secret_key) < 0 ||
+                            strcmp(derived, k.public_key) != 0);
+                has_secret = k.secret_key[0] != '\0';
+                explicit_bzero(&k.secret_key, sizeof(k.secret_key));
+                if (r == -EINVAL)
+                        return usage_error("%s: %s is not a CURVE key file", what[i], path[i]);
+                if (r < 0)
+                        return usage_error("%s: cannot read %s: %s", what[i], path[i],
+                                           strerror(-r));
+                if (i == 0 && !k.public_key[0])
+                        return usage_error("%s: %s holds no public key", what[i], path[i]);
+                if (i == 1 && !has_secret)
+                        return usage_error("%s: %s holds no secret key: give this client's "
+                                           "NAME.key, not a NAME.pub",
+                                           what[i], path[i]);
+                if (i == 1 && mismatch)
+                        return usage_error("%s: %s: its public and secret keys do not match",
+                                           what[i], path[i]);
+        }
+        return 0;
+}
+
 /* Open a session; on failure print why and return the exit status. */
 static int connect_client(rd_client **ret)
 {
-        rd_client_options o = { .name = arg.name, .timeout = arg.timeout };
+        rd_client_options o = {
+                .name = arg.name,
+                .timeout = arg.timeout,
+                .server_key = option_or_env(arg.server_key, "REACTORD_SERVER_KEY"),
+                .key = option_or_env(arg.key, "REACTORD_KEY"),
+        };
         int r;
 
+        if (o.server_key) {
+                r = check_key_files(o.server_key, o.key);
+                if (r != 0)
+                        return r;
+        }
         r = rd_client_new(arg.endpoint, &o, ret);
         if (r >= 0)
                 return 0;
@@ -254,7 +320,13 @@ static int connect_client(rd_client **ret)
         _cleanup_free_ char *ep = endpoint_shown();
         if (r == -EINVAL || r == -EPROTONOSUPPORT)
                 return usage_error("invalid endpoint '%s'", ep ? ep : "?");
-        if (r == -ETIMEDOUT)
+        if (r == -ETIMEDOUT && o.server_key)
+                fprintf(stderr,
+                        "reactorctl: cannot reach reactord at %s: no reply within %g s (with "
+                        "CURVE: is %s the server's key, and this client's public key in its allow "
+                        "directory?)\n",
+                        ep ? ep : "?", arg.timeout, o.server_key);
+        else if (r == -ETIMEDOUT)
                 fprintf(stderr, "reactorctl: cannot reach reactord at %s: no reply within %g s\n",
                         ep ? ep : "?", arg.timeout);
         else
@@ -857,7 +929,11 @@ static int check_netcat_args(int argc, char **argv)
                         return argv[2][0] && strcmp(argv[2], "@") != 0
                                        ? 0
                                        : usage_error("listen: empty path");
-                return usage_error("listen: expected 'tcp PORT' or 'unix PATH', got '%s'", argv[1]);
+                if (strcmp(argv[1], "adopted") == 0)
+                        return argv[2][0] ? 0 : usage_error("listen: empty socket name");
+                return usage_error("listen: expected 'tcp PORT', 'unix PATH' or 'adopted NAME', "
+                                   "got '%s'",
+                                   argv[1]);
         }
         if (arg.host)
                 return usage_error("--host is for 'listen tcp'");
@@ -878,7 +954,7 @@ static const char *unix_name(const char *s, bool *abstract)
         return *abstract ? s + 1 : s;
 }
 
-/* listen tcp PORT | listen unix PATH: wait for one connection, then act as netcat. */
+/* listen tcp PORT | unix PATH | adopted NAME: wait for one connection, then act as netcat. */
 static int cmd_listen(rd_client *c, int argc, char **argv)
 {
         _cleanup_free_ char *pending = NULL;
@@ -897,6 +973,18 @@ static int cmd_listen(rd_client *c, int argc, char **argv)
                         strchr(h, ':') ? "reactorctl: listening on [%s]:%u\n"
                                        : "reactorctl: listening on %s:%u\n",
                         h, (unsigned)port);
+        } else if (strcmp(argv[1], "adopted") == 0) {
+                /* A socket reactord was given by the service manager: TCP, else UNIX. */
+                const char *method = "tcp.adopt";
+
+                r = rd_client_tcp_adopt(c, argv[2], false, &nc.listener, &port);
+                if (r == -EINVAL) {
+                        method = "unix.adopt";
+                        r = rd_client_unix_adopt(c, argv[2], false, &nc.listener);
+                }
+                if (r < 0)
+                        return call_failed(c, method, r);
+                fprintf(stderr, "reactorctl: listening on the activated socket %s\n", argv[2]);
         } else {
                 const char *name = unix_name(argv[2], &abstract);
                 r = rd_client_unix_listen(c, name, abstract, NULL, &nc.listener);
@@ -1998,6 +2086,44 @@ done:
         return status;
 }
 
+/* keygen: a CURVE key pair, NAME.key and NAME.pub (PROTOCOL.md, "Security"). */
+static int cmd_keygen(rd_client *c, int argc, char **argv)
+{
+        char host[256] = "";
+        const char *name = arg.out;
+        rd_curve_key key = {};
+        int r;
+
+        /* By default the key is named after this host: the name reactord then shows. */
+        if (!name) {
+                if (gethostname(host, sizeof(host) - 1) < 0 || !host[0] || strchr(host, '/'))
+                        snprintf(host, sizeof(host), "reactord");
+                name = host;
+        }
+        if (zmq_curve_keypair(key.public_key, key.secret_key) < 0) {
+                fprintf(stderr, "reactorctl: keygen: %s\n", zmq_strerror(errno));
+                return EXIT_FAILURE;
+        }
+        r = rd_curve_key_write(name, &key);
+        explicit_bzero(key.secret_key, sizeof(key.secret_key));
+        if (r == -EEXIST) {
+                fprintf(stderr,
+                        "reactorctl: keygen: %s.key or %s.pub exists; keys are never "
+                        "overwritten\n",
+                        name, name);
+                return EXIT_FAILURE;
+        }
+        if (r < 0) {
+                fprintf(stderr, "reactorctl: keygen: cannot write %s.key and %s.pub: %s\n", name,
+                        name, strerror(-r));
+                return EXIT_FAILURE;
+        }
+        printf("%s.key: the key pair, mode 0600: keep it secret\n"
+               "%s.pub: the public key %s",
+               name, name, key.public_key);
+        return end_line() ? EXIT_SUCCESS : EXIT_FAILURE;
+}
+
 typedef struct command {
         const char *name;
         int min_args; /* operands after the command name */
@@ -2005,6 +2131,7 @@ typedef struct command {
         int (*run)(rd_client *c, int argc, char **argv);
         const char *synopsis;
         const char *help;
+        bool offline; /* runs without reactord: run() gets c == NULL */
 } command;
 
 static const command commands[] = {
@@ -2017,7 +2144,7 @@ static const command commands[] = {
           "call METHOD (PARAMS: a JSON object); print the result" },
         { "watch", 0, -1, cmd_watch, "watch [METHOD [PARAMS]]...",
           "make the calls, then print events until interrupted" },
-        { "listen", 2, 2, cmd_listen, "listen tcp PORT|unix PATH",
+        { "listen", 2, 2, cmd_listen, "listen tcp PORT|unix PATH|adopted NAME",
           "accept one connection; copy stdin to it and it to stdout" },
         { "connect", 2, 2, cmd_connect, "connect HOST PORT|unix PATH",
           "connect; copy stdin to the connection and it to stdout" },
@@ -2026,6 +2153,8 @@ static const command commands[] = {
         { "ps", 0, 0, cmd_ps, "ps", "every process reactord runs, of every session" },
         { "gateway", 0, 0, cmd_gateway, "gateway",
           "JSON requests from stdin, JSON replies and events to stdout" },
+        { "keygen", 0, 0, cmd_keygen, "keygen [--out NAME]",
+          "write a CURVE key pair, NAME.key and NAME.pub, for tcp://", true },
 };
 
 static void help(void)
@@ -2059,6 +2188,12 @@ static void help(void)
                "      --cwd DIR           spawn: run the command in DIR\n"
                "      --text              gateway: show every bin that is valid UTF-8 as a "
                "string\n"
+               "      --server-key FILE   CURVE: reactord's public key (NAME.pub) for a tcp://\n"
+               "                          endpoint (default: $REACTORD_SERVER_KEY)\n"
+               "      --key FILE          CURVE: this client's key pair, NAME.key (default:\n"
+               "                          $REACTORD_KEY)\n"
+               "      --out NAME          keygen: write NAME.key and NAME.pub (default: the\n"
+               "                          host name)\n"
                "  -h, --help              show this help\n"
                "  -V, --version           show the version\n"
                "\n"
@@ -2097,6 +2232,7 @@ static void help(void)
 }
 
 /* Long options without a short form. */
+enum { OPT_SERVER_KEY = 0x200, OPT_KEY, OPT_OUT };
 enum {
         OPT_PTY = 0x100,
         OPT_RESTART,
@@ -2137,6 +2273,9 @@ static int parse_argv(int argc, char **argv)
                 { "env-inherit", no_argument, NULL, OPT_ENV_INHERIT },
                 { "cwd", required_argument, NULL, OPT_CWD },
                 { "text", no_argument, NULL, OPT_TEXT },
+                { "server-key", required_argument, NULL, OPT_SERVER_KEY },
+                { "key", required_argument, NULL, OPT_KEY },
+                { "out", required_argument, NULL, OPT_OUT },
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, 'V' },
                 {},
@@ -2210,6 +2349,16 @@ static int parse_argv(int argc, char **argv)
                 case OPT_TEXT:
                         arg.text = true;
                         break;
+                case OPT_SERVER_KEY:
+                case OPT_KEY:
+                case OPT_OUT:
+                        if (!*optarg)
+                                return usage_error("option '%s' needs a file name",
+                                                   argv[optind - 1]);
+                        *(opt == OPT_SERVER_KEY ? &arg.server_key
+                          : opt == OPT_KEY      ? &arg.key
+                                                : &arg.out) = optarg;
+                        break;
                 case 'h':
                         help();
                         return -1;
@@ -2279,6 +2428,10 @@ int main(int argc, char **argv)
 
         if (cmd->run != cmd_gateway && arg.text)
                 return usage_error("--text is for 'gateway'");
+        if (cmd->run != cmd_keygen && arg.out)
+                return usage_error("--out is for 'keygen'");
+        if (cmd->offline)
+                return cmd->run(NULL, argc, argv);
 
         /* A closed stdout ends watch through a failed write, not a signal. */
         signal(SIGPIPE, SIG_IGN);

@@ -76,16 +76,25 @@ typedef struct rd_kv {
 /* ---- connecting ------------------------------------------------------------------------- */
 
 typedef struct rd_client_options {
-        const char *name; /* shown in reactor.info; NULL for none */
-        double lease;     /* seconds; 0 for the server's default (10 s) */
-        uint64_t window;  /* credit window in bytes; 0 for the server's default */
-        double timeout;   /* seconds to wait for each synchronous reply; 0 for 30 s */
+        const char *name;       /* shown in reactor.info; NULL for none */
+        double lease;           /* seconds; 0 for the server's default (10 s) */
+        uint64_t window;        /* credit window in bytes; 0 for the server's default */
+        double timeout;         /* seconds to wait for each synchronous reply; 0 for 30 s */
+        const char *server_key; /* CURVE: reactord's public key file; NULL: $REACTORD_SERVER_KEY */
+        const char *key;        /* CURVE: this client's key pair file; NULL: $REACTORD_KEY */
 } rd_client_options;
 
 /*
  * Connect to `endpoint` (NULL: $REACTORD_ENDPOINT, else the default endpoint
  * described in PROTOCOL.md) and open a session. `opts` may be NULL. On success
  * the caller owns *ret and frees it with rd_client_free().
+ *
+ * With a server key (a NAME.pub file, or a NAME.key file whose public key is
+ * read) the connection uses CURVE, as a tcp:// reactord requires: `key` (a
+ * NAME.key file from `reactorctl keygen`) is then required, -ENOKEY without
+ * it. A key file that cannot be read is its -errno, one that is not a key file
+ * -EINVAL. A reactord that refuses the key never answers: -ETIMEDOUT. Without
+ * a server key, `key` is ignored and no CURVE is used (ipc:// needs none).
  */
 RD_EXPORT int rd_client_new(const char *endpoint, const rd_client_options *opts, rd_client **ret);
 

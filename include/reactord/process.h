@@ -126,9 +126,10 @@ RD_EXPORT int rd_client_spawn(rd_client *c, const char *const *argv, const rd_sp
 /*
  * process.write: append `data[0..len)` to the stdin buffer of `instance`.
  * Returns the bytes now buffered (>= 0, at most INT_MAX), or -EAGAIN when the
- * buffer is at its high-water mark: nothing was written, and the handler gets
- * process.drained once it has fallen to the low-water mark; write again only
- * then. -EPIPE once stdin is closed (or not a pipe); -ENOENT once the handle
+ * buffer is at its high-water mark or the session's write buffers are at
+ * max_write_buffer: nothing was written, and the handler gets process.drained
+ * once there is room; write again only then (-EMSGSIZE: larger than
+ * max_write_buffer). -EPIPE once stdin is closed (or not a pipe); -ENOENT once the handle
  * is gone. One write must fit in a frame (1 MiB by default): larger is -E2BIG.
  */
 RD_EXPORT int rd_client_process_write(rd_client *c, uint64_t handle, int instance, const void *data,

@@ -67,6 +67,23 @@ RD_EXPORT int rd_client_unix_listen(rd_client *c, const char *path, bool abstrac
 RD_EXPORT int rd_client_listener_join(rd_client *c, const char *name, uint64_t *handle);
 
 /*
+ * tcp.adopt: serve the listening TCP socket the service manager passed to
+ * reactord under `name` (its FileDescriptorName=; reactor.info lists them as
+ * `activated`). With `shared`, other sessions may join it by the same name
+ * (rd_client_listener_join()). *handle and *bound_port (each may be NULL)
+ * receive the listener's handle and the socket's port. Closing the listener,
+ * or the end of the session, gives the socket back to reactord, still open,
+ * for the next adopter. -ENOENT when no activated socket has that name,
+ * -EINVAL when it is not a TCP listening socket, -EBUSY when another
+ * listener serves it.
+ */
+RD_EXPORT int rd_client_tcp_adopt(rd_client *c, const char *name, bool shared, uint64_t *handle,
+                                  uint16_t *bound_port);
+
+/* unix.adopt: as rd_client_tcp_adopt(), for an activated UNIX socket. */
+RD_EXPORT int rd_client_unix_adopt(rd_client *c, const char *name, bool shared, uint64_t *handle);
+
+/*
  * Close a listener handle (handle.close) and forget its handler. Streams it
  * accepted stay open. A shared listener's socket closes with its last member.
  */
@@ -92,9 +109,11 @@ RD_EXPORT int rd_client_unix_connect(rd_client *c, const char *path, bool abstra
 /*
  * stream.write: append `data[0..len)` to the stream's write buffer. Returns the
  * bytes now buffered by the server (>= 0, at most INT_MAX), or -EAGAIN when
- * the buffer is at its high-water mark: nothing was written, and the stream's
- * handler gets stream.drained once it has fallen to the low-water mark; write
- * again only then (stream.pause meanwhile stops the data that would pile up).
+ * the buffer is at its high-water mark, or when the session's write buffers
+ * together are at the server's max_write_buffer: nothing was written, and the
+ * stream's handler gets stream.drained once there is room; write again only
+ * then (stream.pause meanwhile stops the data that would pile up). A write
+ * larger than max_write_buffer is -EMSGSIZE.
  * -EPIPE after rd_client_stream_shutdown(); -ENOENT once the stream is gone
  * (stream.closed, which follows at once when both sides have shut down). One
  * write must fit in a frame (the server's max_frame, 1 MiB by default):
@@ -105,12 +124,14 @@ RD_EXPORT int rd_client_stream_write(rd_client *c, uint64_t handle, const void *
 /*
  * stream.write without waiting for the reply: `data` is copied before the
  * call returns and `cb` (may be NULL) runs with the reply; its `result` is
- * {buffered}. Writes are applied in the order they are sent, but each is
- * refused or accepted on its own: once one has failed with -EAGAIN, writes
- * sent after it may have been accepted, and the stream would have a hole. So
- * pipeline only while the bytes not yet answered plus the last `buffered`
- * stay below the stream's high-water mark (rd_client_stream_set() raises it),
- * and treat -EAGAIN in `cb` as a broken stream otherwise.
+ * {buffered}. Writes are applied in the order they are sent; once one has
+ * failed with -EAGAIN the server refuses the stream's later writes too until
+ * stream.drained, but writes still in flight when it sends stream.drained
+ * may be accepted, and the stream would have a hole. So pipeline only while
+ * the bytes not yet answered plus the last `buffered` stay below the
+ * stream's high-water mark (rd_client_stream_set() raises it) and, over all
+ * the session's streams and stdin pipes, within its max_write_buffer; and
+ * treat -EAGAIN in `cb` as a broken stream otherwise.
  */
 RD_EXPORT int rd_client_stream_write_async(rd_client *c, uint64_t handle, const void *data,
                                            size_t len, rd_reply_fn cb, void *userdata);

@@ -46,7 +46,7 @@ RD_EXPORT int rd_value_uint(const rd_value *v, uint64_t *ret);
 RD_EXPORT int rd_value_int(const rd_value *v, int64_t *ret);
 /* Any number (integer or float) as a double. */
 RD_EXPORT int rd_value_double(const rd_value *v, double *ret);
-/* The bytes of a str (not NUL-terminated). */
+/* The bytes of a str (not NUL-terminated; never NULL, even when empty). */
 RD_EXPORT int rd_value_str(const rd_value *v, const char **ret, size_t *len);
 /* The bytes of a bin, or of a str (binary-safe readers accept both). */
 RD_EXPORT int rd_value_bin(const rd_value *v, const void **ret, size_t *len);

@@ -39,9 +39,10 @@ def find_reactord():
 
 
 class Daemon:
-    """A reactord process on ``ipc://TMPDIR/bus``."""
+    """A reactord process on ``ipc://TMPDIR/bus``, with extra command line
+    ``args``."""
 
-    def __init__(self):
+    def __init__(self, args=()):
         self.path = find_reactord()
         if not self.path or not os.access(self.path, os.X_OK):
             raise unittest.SkipTest("no reactord binary (set $REACTORD)")
@@ -50,7 +51,7 @@ class Daemon:
         self.endpoint = "ipc://" + self.socket
         self.log = open(os.path.join(self.dir, "reactord.log"), "w+")
         self.process = subprocess.Popen(
-            [self.path, "--endpoint", self.endpoint],
+            [self.path, "--endpoint", self.endpoint] + list(args),
             stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 10
         while not os.path.exists(self.socket):
@@ -83,14 +84,16 @@ class Daemon:
 
 
 class DaemonTestCase(unittest.TestCase):
-    """Starts one reactord for the class; ``self.endpoint`` reaches it."""
+    """Starts one reactord for the class (with ``daemon_args``);
+    ``self.endpoint`` reaches it."""
 
     daemon = None
+    daemon_args = ()
 
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.daemon = Daemon()
+        cls.daemon = Daemon(cls.daemon_args)
         cls.endpoint = cls.daemon.endpoint
 
     @classmethod

@@ -335,6 +335,83 @@ class StreamTests(DaemonTestCase):
         self.run_reactor(reactor)
         self.assertEqual(bytes(server.made[0].data), b"".join(chunks))
 
+    def test_many_small_writes_to_slow_reader(self):
+        """Thousands of small writes, most sent without an answer, to a
+        peer that reads slowly: past the high-water mark and back, every
+        byte arrives, in order."""
+        pieces = [os.urandom(1000) for _ in range(4000)]
+        reactor = self.make_reactor()
+        listener = socket.socket()
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        self.addCleanup(listener.close)
+        received = []
+
+        def slow_reader():
+            conn, _ = listener.accept()
+            with conn:
+                while True:
+                    data = conn.recv(4096)
+                    if not data:
+                        break
+                    received.append(data)
+                    if len(received) % 32 == 0:
+                        time.sleep(0.005)
+        reader = threading.Thread(target=slow_reader)
+        reader.start()
+
+        class Sender(reactord.Protocol):
+            def connection_made(self, transport):
+                for piece in pieces:
+                    transport.write(piece)
+                transport.lose_connection()
+
+            def connection_lost(self, reason):
+                self.reason = reason
+                reactor.stop()
+
+        connector = reactor.connect_tcp(
+            "127.0.0.1", listener.getsockname()[1],
+            reactord.ClientFactory.for_protocol(Sender))
+        self.run_reactor(reactor, limit=120)
+        reader.join(30)
+        self.assertEqual(b"".join(received), b"".join(pieces))
+        self.assertIsInstance(connector.transport.protocol.reason,
+                              reactord.ConnectionDone)
+
+    def test_write_after_the_stream_closed_is_quiet(self):
+        """A write that reaches reactord after its stream is gone fails
+        with no warning: the stream.closed on its way says it all."""
+        reactor = self.make_reactor()
+        port = reactor.listen_tcp(0, RecorderFactory(),
+                                  interface="127.0.0.1")
+
+        class Late(reactord.Protocol):
+            def connection_made(self, transport):
+                # A blocking call: the stream.closed it causes waits in the
+                # backlog, so the transport still takes the write.
+                reactor.call("stream.abort", handle=transport.handle)
+                transport.write(b"too late")
+
+            def connection_lost(self, reason):
+                self.reason = reason
+
+        class StopOnWriteError(logging.Handler):
+            def emit(self, record):
+                if "stream.write" in record.getMessage():
+                    reactor.stop()
+
+        connector = reactor.connect_tcp(
+            "127.0.0.1", port.port, reactord.ClientFactory.for_protocol(Late))
+        with self.assertLogs("reactord", logging.DEBUG) as logs:
+            logging.getLogger("reactord").addHandler(StopOnWriteError())
+            self.run_reactor(reactor, limit=10)
+        self.assertIsInstance(connector.transport.protocol.reason,
+                              reactord.ConnectionAborted)
+        self.assertEqual([r.getMessage() for r in logs.records
+                          if r.levelno >= logging.WARNING], [])
+
     def test_shared_listener(self):
         first = self.make_reactor()
         second = self.make_reactor()
@@ -343,6 +420,75 @@ class StreamTests(DaemonTestCase):
                                 name="py-shared")
         joined = second.join_listener("py-shared", RecorderFactory())
         self.assertEqual(joined.port, port.port)
+
+
+class WriteLimitTests(DaemonTestCase):
+    """A reactord whose sessions may buffer 128 KiB for writing in all."""
+
+    daemon_args = ("--max-write-buffer", "131072")
+
+    def test_two_streams_share_the_limit(self):
+        """Two streams to slow readers, 8 MiB each (more than the kernel
+        buffers on loopback): the session's writes meet max_write_buffer
+        again and again, wait for stream.drained, and both peers get every
+        byte in order."""
+        payloads = [os.urandom(8 * 1024 * 1024) for _ in range(2)]
+        reactor = self.make_reactor()
+        received = [[], []]
+        listeners = []
+        readers = []
+
+        def slow_reader(listener, into):
+            conn, _ = listener.accept()
+            with conn:
+                while True:
+                    data = conn.recv(16384)
+                    if not data:
+                        break
+                    into.append(data)
+                    if len(into) % 8 == 0:
+                        time.sleep(0.01)
+
+        for i in range(2):
+            listener = socket.socket()
+            # Inherited by the connection: the kernel holds little of what
+            # is not read yet, so reactord holds the rest, up to the limit.
+            listener.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            listener.bind(("127.0.0.1", 0))
+            listener.listen(1)
+            self.addCleanup(listener.close)
+            listeners.append(listener)
+            reader = threading.Thread(target=slow_reader,
+                                      args=(listener, received[i]))
+            reader.start()
+            readers.append(reader)
+
+        lost = []
+
+        class Sender(reactord.Protocol):
+            def connection_made(self, transport):
+                transport.write(self.factory.payload)
+                transport.lose_connection()
+
+            def connection_lost(self, reason):
+                lost.append(reason)
+                if len(lost) == 2:
+                    reactor.stop()
+
+        for i in range(2):
+            factory = reactord.ClientFactory.for_protocol(Sender)
+            factory.payload = payloads[i]
+            reactor.connect_tcp("127.0.0.1", listeners[i].getsockname()[1],
+                                factory)
+        self.run_reactor(reactor, limit=120)
+        for i in range(2):
+            readers[i].join(30)
+            got = b"".join(received[i])
+            self.assertEqual(len(got), len(payloads[i]))
+            self.assertEqual(hashlib.sha256(got).digest(),
+                             hashlib.sha256(payloads[i]).digest())
+        for reason in lost:
+            self.assertIsInstance(reason, reactord.ConnectionDone)
 
 
 class DatagramTests(DaemonTestCase):

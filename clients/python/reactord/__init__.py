@@ -9,7 +9,7 @@ is the asyncio form.
 """
 
 from . import aio
-from .client import Event, Session, default_endpoint
+from .client import Event, Session, default_endpoint, read_key_file
 from .error import (AlreadyCalled, AlreadyCancelled, ConnectError,
                     ConnectionAborted, ConnectionDone, ConnectionLost,
                     ProcessDone, ProcessExitedAlready, ProcessTerminated,
@@ -30,5 +30,5 @@ __all__ = [
     "ProcessProtocol", "ProcessTerminated", "Protocol", "Reactor",
     "ReactordError", "ReactorNotRunning", "ServerFactory", "Session",
     "SessionClosed", "TCPAddress", "UNIXAddress", "default_endpoint",
-    "default_reactor",
+    "default_reactor", "read_key_file",
 ]

@@ -26,10 +26,10 @@ import time
 
 import zmq
 
-from .client import (DEFAULT_MAX_FRAME, NOTIFICATION, PROTOCOL_VERSION,
-                     RESPONSE, Credit, clean_params, decode_frame,
-                     default_endpoint, error_of, notification, pack,
-                     parse_event, request, split_frames)
+from .client import (CURVE_HINT, DEFAULT_MAX_FRAME, NOTIFICATION,
+                     PROTOCOL_VERSION, RESPONSE, Credit, clean_params,
+                     curve_options, decode_frame, default_endpoint, error_of,
+                     notification, pack, parse_event, request, split_frames)
 from .error import ReactordError, SessionClosed
 
 log = logging.getLogger("reactord")
@@ -38,6 +38,7 @@ log = logging.getLogger("reactord")
 _FINAL = {"stream.closed"}
 _CREATES = {"timer.start": "timer", "tcp.listen": "listener",
             "unix.listen": "listener", "listener.join": "listener",
+            "tcp.adopt": "listener", "unix.adopt": "listener",
             "udp.bind": "udp", "tcp.connect": "stream",
             "unix.connect": "stream", "process.spawn": "process",
             "process.take": "process"}
@@ -48,9 +49,10 @@ class AsyncSession:
     """A session with reactord driven by an asyncio loop."""
 
     def __init__(self, endpoint=None, *, name=None, lease=None, window=None,
-                 context=None):
+                 context=None, server_key=None, key=None):
         self.endpoint = endpoint or default_endpoint()
         self._options = {"name": name, "lease": lease, "window": window}
+        self._curve = curve_options(server_key, key)
         self._context = context or zmq.Context.instance()
         self._socket = None
         self._loop = None
@@ -77,6 +79,8 @@ class AsyncSession:
         self._loop = asyncio.get_running_loop()
         self._socket = self._context.socket(zmq.DEALER)
         self._socket.setsockopt(zmq.LINGER, 1000)
+        for option, value in self._curve.items():
+            self._socket.setsockopt(option, value)
         self._socket.connect(self.endpoint)
         self._fd = self._socket.getsockopt(zmq.FD)
         self._loop.add_reader(self._fd, self._readable)
@@ -86,8 +90,8 @@ class AsyncSession:
                           **self._options), timeout)
         except asyncio.TimeoutError:
             self._teardown()
-            raise ConnectionError("no reactord answers at %s"
-                                  % self.endpoint) from None
+            raise ConnectionError("no reactord answers at %s%s" % (
+                self.endpoint, CURVE_HINT if self._curve else "")) from None
         self.info = hello
         self.lease = float(hello.get("lease", 10.0))
         self.credit = Credit(int(hello.get("window", 1 << 20)))

@@ -7,9 +7,9 @@ reactor (``reactor.py``) drives it with ``zmq.Poller``; the asyncio form
 
 Rules the session keeps, and why:
 
-- Messages queued while one incoming frame is dispatched go out as one
-  outgoing frame (msgpack-rpc allows back-to-back messages), so a burst of
-  handler calls costs one ZeroMQ message, not one each.
+- Messages queued while the frames received together are dispatched go
+  out as one outgoing frame (msgpack-rpc allows back-to-back messages), so
+  a burst of handler calls costs one ZeroMQ message, not one each.
 - Credit is returned with ``session.ack`` notifications a quarter window at a
   time: reactord stops producing events once the window is in flight, so
   acking too rarely stalls us and acking every frame wastes messages.
@@ -50,6 +50,86 @@ def default_endpoint():
     if os.geteuid() == 0:
         return "ipc:///run/reactord/bus"
     return "ipc:///tmp/reactord-%d/bus" % os.getuid()
+
+
+Z85_ALPHABET = frozenset(
+    b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+    b".-:+=^!/*?&<>()[]{}@%$#")
+
+
+def _is_z85_key(text):
+    return len(text) == 40 and all(c in Z85_ALPHABET for c in text)
+
+
+def read_key_file(path):
+    """Read a CURVE key file (PROTOCOL.md, "Security"): ``NAME.pub`` holds
+    the Z85 public key on one line; ``NAME.key`` holds ``public-key = Z85``
+    and ``secret-key = Z85`` lines and ``#`` comments. Returns ``(public,
+    secret)`` as Z85 ``bytes``, either ``None`` when the file lacks it;
+    raises ``ValueError`` for a file in neither form."""
+    with open(path, "rb") as f:
+        data = f.read(4097)
+    if len(data) > 4096:
+        raise ValueError("%s is not a CURVE key file" % path)
+    keys = {}
+    for line in data.splitlines():
+        line = line.strip()
+        name, value = None, None
+        # A bare key first: '#' is a Z85 character, so a key may start with it.
+        if _is_z85_key(line):
+            name, value = "public-key", line
+        else:
+            for keyword in (b"public-key", b"secret-key"):
+                rest = line[len(keyword):].lstrip() \
+                    if line.startswith(keyword) else b""
+                if rest.startswith(b"="):
+                    name, value = keyword.decode(), rest[1:].strip()
+            if name is None:
+                if not line or line.startswith(b"#"):
+                    continue
+                raise ValueError("%s is not a CURVE key file" % path)
+        if name in keys or not _is_z85_key(value):
+            raise ValueError("%s is not a CURVE key file" % path)
+        keys[name] = value
+    if not keys:
+        raise ValueError("%s is not a CURVE key file" % path)
+    return keys.get("public-key"), keys.get("secret-key")
+
+
+def curve_options(server_key=None, key=None):
+    """The socket options that make a DEALER a CURVE client of reactord.
+
+    ``server_key`` names reactord's public key file (default
+    ``$REACTORD_SERVER_KEY``), ``key`` this client's ``NAME.key`` (default
+    ``$REACTORD_KEY``). Without a server key, CURVE is not used: returns
+    ``{}``. Raises ``ValueError`` for a missing or unsuitable key and
+    ``OSError`` for a file that cannot be read.
+    """
+    server_key = server_key or os.environ.get("REACTORD_SERVER_KEY") or None
+    if not server_key:
+        return {}
+    key = key or os.environ.get("REACTORD_KEY") or None
+    if not key:
+        raise ValueError("CURVE needs this client's key pair too: key= "
+                         "(or $REACTORD_KEY) naming its NAME.key")
+    server_public, _ = read_key_file(server_key)
+    if server_public is None:
+        raise ValueError("%s holds no public key" % server_key)
+    public, secret = read_key_file(key)
+    if secret is None:
+        raise ValueError("%s holds no secret key: give the NAME.key file, "
+                         "not NAME.pub" % key)
+    derived = zmq.curve_public(secret)
+    if public is not None and public != derived:
+        raise ValueError("%s: its public and secret keys do not match" % key)
+    return {zmq.CURVE_SERVERKEY: server_public,
+            zmq.CURVE_PUBLICKEY: derived,
+            zmq.CURVE_SECRETKEY: secret}
+
+
+#: Why a CURVE client may get no answer: reactord refused the handshake.
+CURVE_HINT = (" (with CURVE: is server_key reactord's public key, and this "
+              "client's public key in its allow directory?)")
 
 
 def pack(message):
@@ -158,6 +238,12 @@ def parse_event(message, size):
     return Event(message[1], payload, size)
 
 
+def _log_handler_error(function):
+    """Log the exception a handler raised (from an ``except`` block)."""
+    log.exception("unhandled error in %s",
+                  getattr(function, "__qualname__", function))
+
+
 class Credit:
     """Count handled event bytes and say when to return them with an ack."""
 
@@ -181,26 +267,39 @@ class Session:
     queue a message that ``flush()`` sends. Frames that arrive while a
     ``call()`` waits are kept in order and dispatched later by
     ``dispatch()``, so a blocking call never runs handlers re-entrantly.
+
+    For a ``tcp://`` reactord (CURVE), ``server_key`` names its public key
+    file and ``key`` this client's ``NAME.key`` (``curve_options()``).
     """
 
     def __init__(self, endpoint=None, *, name=None, lease=None, window=None,
-                 timeout=10.0, context=None):
+                 timeout=10.0, context=None, server_key=None, key=None):
         self.endpoint = endpoint or default_endpoint()
         self.timeout = timeout
+        curve = curve_options(server_key, key)
         self._context = context or zmq.Context.instance()
         self._socket = self._context.socket(zmq.DEALER)
         self._socket.setsockopt(zmq.LINGER, 1000)
+        for option, value in curve.items():
+            self._socket.setsockopt(option, value)
         self._socket.connect(self.endpoint)
         self._next_msgid = 1
         self._pending = {}
         self._outbox = []
-        # Received but not yet dispatched: messages, and ints marking the
-        # end of a frame with the bytes to credit once it is dispatched.
+        # One packer for every message: msgpack.packb() makes a new one each
+        # call, which costs more than packing a small request.
+        self._pack = msgpack.Packer(use_bin_type=True).pack
+        # Received but not yet dispatched, a (messages, event bytes) pair
+        # per frame: the bytes are credited once the frame is dispatched.
         self._backlog = collections.deque()
         self._handlers = {}
         self._last_send = time.monotonic()
         self.on_event = None
         self.on_closed = None
+        # (method, code) of notifications whose failure is no news to their
+        # sender (a write to a stream that has just closed): such a
+        # session.error is logged at debug level only.
+        self.quiet_errors = set()
         self.closed = None
         self.max_frame = DEFAULT_MAX_FRAME
         try:
@@ -208,7 +307,8 @@ class Session:
                               name=name, lease=lease, window=window)
         except TimeoutError:
             self._socket.close(0)
-            raise ConnectionError("no reactord answers at %s" % self.endpoint)
+            raise ConnectionError("no reactord answers at %s%s" % (
+                self.endpoint, CURVE_HINT if curve else ""))
         self.info = hello
         self.id = hello.get("session")
         self.lease = float(hello.get("lease", 10.0))
@@ -219,12 +319,17 @@ class Session:
     # -- sending -----------------------------------------------------------
 
     def _queue(self, message):
-        self._outbox.append(pack(message))
+        self._outbox.append(self._pack(message))
 
     def notify(self, method, **params):
         """Queue ``method`` as a notification: no response, errors come as
         ``session.error``."""
-        self._queue(notification(method, clean_params(params)))
+        self._notify(method, clean_params(params))
+
+    def _notify(self, method, params):
+        """``notify()`` for params already clean, as ``_request()``."""
+        self._outbox.append(self._pack(
+            [NOTIFICATION, method, [params] if params else []]))
 
     def call_async(self, method, params=None, callback=None):
         """Queue a request; ``callback(error, result)`` runs on its response.
@@ -232,10 +337,17 @@ class Session:
         ``error`` is a ``ReactordError`` or ``None``. Requests queued in one
         dispatch go out together, in order, at the next ``flush()``.
         """
+        return self._request(method, clean_params(params or {}), callback)
+
+    def _request(self, method, params, callback):
+        """``call_async()`` for params already clean (no ``None`` values, not
+        empty): the client's own requests on the hot path, such as
+        ``stream.write``, skip the copy that cleaning makes."""
         msgid = self._next_msgid
-        self._next_msgid += 1
+        self._next_msgid = msgid + 1
         self._pending[msgid] = (method, callback)
-        self._queue(request(msgid, method, clean_params(params or {})))
+        self._outbox.append(self._pack(
+            [REQUEST, msgid, method, [params] if params else []]))
         return msgid
 
     def flush(self):
@@ -243,7 +355,11 @@ class Session:
         if not self._outbox:
             return
         outbox, self._outbox = self._outbox, []
-        for frame in split_frames(outbox, self.max_frame):
+        if len(outbox) == 1 or sum(map(len, outbox)) <= self.max_frame:
+            frames = (b"".join(outbox),)  # the usual case: one frame
+        else:
+            frames = split_frames(outbox, self.max_frame)
+        for frame in frames:
             self._socket.send(frame, copy=len(frame) < 65536)
         self._last_send = time.monotonic()
 
@@ -301,25 +417,35 @@ class Session:
         of it even though the event is dispatched later.
         """
         found = None
+        messages = []
         events = 0
-        for message, size in decode_frame(frame):
-            if not isinstance(message, (list, tuple)) or not message:
-                log.warning("reactord sent a message that is not "
-                            "msgpack-rpc: %r", message)
-                continue
-            if (wanted is not None and message[0] == RESPONSE
-                    and len(message) == 4 and message[1] == wanted):
-                found = message
-                continue
-            if message[0] == NOTIFICATION:
-                events += size
-                if (len(message) == 3 and message[1] == "session.closed"
-                        and self.closed is None):
-                    payload = message[2][0] if message[2] else {}
-                    self.closed = payload.get("reason", "closed")
-            self._backlog.append(message)
+        # decode_frame(), inline: this runs for every message received.
+        decoder = unpacker()
+        decoder.feed(frame)
+        start = 0
+        try:
+            for message in decoder:
+                end = decoder.tell()
+                size, start = end - start, end
+                if not isinstance(message, (list, tuple)) or not message:
+                    log.warning("reactord sent a message that is not "
+                                "msgpack-rpc: %r", message)
+                    continue
+                if (wanted is not None and message[0] == RESPONSE
+                        and len(message) == 4 and message[1] == wanted):
+                    found = message
+                    continue
+                if message[0] == NOTIFICATION:
+                    events += size
+                    if (len(message) == 3 and message[1] == "session.closed"
+                            and self.closed is None):
+                        payload = message[2][0] if message[2] else {}
+                        self.closed = payload.get("reason", "closed")
+                messages.append(message)
+        except (ValueError, msgpack.UnpackException) as e:
+            log.warning("undecodable frame from reactord: %s", e)
         # Event frames contain only events, so their size is what we ack.
-        self._backlog.append(events)
+        self._backlog.append((messages, events))
         return found
 
     def receive(self):
@@ -338,45 +464,72 @@ class Session:
         return bool(self._backlog)
 
     def dispatch(self, should_stop=lambda: False):
-        """Dispatch the backlog, frame by frame, flushing after each frame.
+        """Dispatch the backlog, frame by frame, then flush.
 
+        What the handlers queue goes out once the frames received together
+        are dispatched, so a burst of frames costs one ZeroMQ send.
         Returns early (keeping the rest) when ``should_stop()`` turns true,
         so that ``reactor.stop()`` takes effect after the current frame.
         """
-        while self._backlog:
-            item = self._backlog.popleft()
-            if isinstance(item, int):
-                if item:
-                    ack = self.credit.handled(item)
-                    if ack:
-                        self.notify("session.ack", bytes=ack)
-                self.flush()
-                if should_stop():
-                    return
-                continue
-            try:
-                self._dispatch_message(item)
-            except Exception:
-                log.exception("error while dispatching %r", item[:2])
+        backlog = self._backlog
+        dispatch_message = self._dispatch_message
+        while backlog:
+            messages, events = backlog.popleft()
+            for message in messages:
+                try:
+                    dispatch_message(message)
+                except Exception:
+                    log.exception("error while dispatching %r", message[:2])
+            if events:
+                ack = self.credit.handled(events)
+                if ack:
+                    self.notify("session.ack", bytes=ack)
+            if should_stop():
+                break
         self.flush()
 
     def _dispatch_message(self, message):
+        # A handle's event and a response, the common cases, are handled
+        # here without parse_event(), _dispatch_event() and _guard(): this
+        # runs for every message, and those calls were a good share of the
+        # client's work per message.
         kind = message[0]
-        if kind == RESPONSE and len(message) == 4:
-            method, callback = self._pending.pop(message[1], (None, None))
-            if callback is None:
-                if message[2] is not None:
-                    log.warning("%s failed: %s", method or "request",
-                                error_of(message[2], method))
+        if kind == NOTIFICATION:
+            if len(message) != 3 or not isinstance(message[1], str):
                 return
-            error = (error_of(message[2], method)
-                     if message[2] is not None else None)
-            result = message[3] if isinstance(message[3], dict) else {}
-            self._guard(callback, error, result)
-        elif kind == NOTIFICATION:
-            event = parse_event(message, 0)
-            if event is not None:
-                self._dispatch_event(event)
+            name, params = message[1], message[2]
+            payload = params[0] if params else {}
+            if not isinstance(payload, dict):
+                payload = {}
+            if name.startswith("session."):
+                self._dispatch_event(Event(name, payload))
+            else:
+                handler = self._handlers.get(payload.get("handle"))
+                if handler is None:
+                    handler = self.on_event
+                if handler is None:
+                    log.debug("event for no handler: %r",
+                              Event(name, payload))
+                    return
+                try:
+                    handler(Event(name, payload))
+                except Exception:
+                    _log_handler_error(handler)
+        elif kind == RESPONSE and len(message) == 4:
+            method, callback = self._pending.pop(message[1], (None, None))
+            error = message[2]
+            if callback is None:
+                if error is not None:
+                    log.warning("%s failed: %s", method or "request",
+                                error_of(error, method))
+                return
+            if error is not None:
+                error = error_of(error, method)
+            result = message[3]
+            try:
+                callback(error, result if isinstance(result, dict) else {})
+            except Exception:
+                _log_handler_error(callback)
         else:
             log.warning("unexpected message from reactord: %r", message)
 
@@ -393,10 +546,12 @@ class Session:
                 self._guard(self.on_closed, self.closed)
             return
         if event.name == "session.error":
-            log.warning("reactord reported %s: %s%s", event.get("code"),
-                        event.get("message", ""),
-                        " (%s)" % event["method"] if event.get("method")
-                        else "")
+            quiet = ((event.get("method"), event.get("code"))
+                     in self.quiet_errors)
+            log.log(logging.DEBUG if quiet else logging.WARNING,
+                    "reactord reported %s: %s%s", event.get("code"),
+                    event.get("message", ""),
+                    " (%s)" % event["method"] if event.get("method") else "")
             return
         handler = self._handlers.get(event.handle)
         if handler is None:
@@ -414,8 +569,7 @@ class Session:
         try:
             function(*args, **kwargs)
         except Exception:
-            log.exception("unhandled error in %s",
-                          getattr(function, "__qualname__", function))
+            _log_handler_error(function)
 
     # -- handlers ----------------------------------------------------------
 

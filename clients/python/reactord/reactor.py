@@ -34,6 +34,9 @@ LOW_WATER = 64 * 1024
 #: Bytes per ``stream.write``: small enough to pipeline several under the
 #: high-water mark, large enough to keep the request count low.
 WRITE_CHUNK = 64 * 1024
+#: Bytes a writer notifies without an answer before its next write goes as
+#: a request, whose ``buffered`` says how much of them reactord still holds.
+WRITE_SYNC = 16 * 1024
 
 _default_reactor = None
 
@@ -298,40 +301,82 @@ class LoopingCall:
 
 # -- writing ------------------------------------------------------------------
 
+class _WriteBudget:
+    """A session's ``max_write_buffer`` (from hello), shared by its writers.
+
+    reactord refuses a write (EAGAIN) that would take the bytes buffered for
+    the whole session past that limit. The writers count here what reactord
+    may hold for them (each one's last reported ``buffered`` plus what is
+    still unanswered: an upper bound), and pipeline a write only when it
+    fits, so that no pipelined write is refused for it.
+    """
+
+    def __init__(self, session):
+        limits = (getattr(session, "info", None) or {}).get("limits") or {}
+        self.limit = limits.get("max_write_buffer")  # None: not told
+        self.used = 0
+
+    def fits(self, size):
+        return self.limit is None or self.used + size <= self.limit
+
+
 class _Writer:
     """Feed bytes to a daemon-side write buffer without losing their order.
 
     Data is buffered here and sent as pipelined ``stream.write`` (or
     ``process.write``) requests while the daemon's buffer, as last reported
-    plus what is still unanswered, stays under the high-water mark: such a
-    write cannot meet EAGAIN, since the daemon's buffer only shrinks between
-    our writes. Past the mark a single probe write goes alone; if it meets
-    EAGAIN nothing else is in flight behind it to overtake it, so it goes
-    back to the head of the buffer until ``*.drained`` arrives.
+    plus what is still unanswered, stays under the high-water mark, and the
+    session's writers together stay within its ``max_write_buffer``: such a
+    write cannot meet EAGAIN, since the daemon's buffers only shrink between
+    our writes. Otherwise a single probe write goes alone; if it meets EAGAIN
+    nothing else is in flight behind it to overtake it, so it goes back to
+    the head of the buffer until ``*.drained`` arrives. (Should writes in
+    flight meet EAGAIN all the same, reactord refuses each later write of
+    the stream too, until ``*.drained``: they go back in the order they were
+    sent.)
+
+    Since such a write cannot be refused, it needs no answer: most go as
+    notifications, which reactord does not answer, so an echo costs one
+    message each way instead of two. Notified bytes count as buffered in
+    the daemon until an answer accounts for them: once ``WRITE_SYNC`` of
+    them are unaccounted for, the next write goes as a request (one at a
+    time), whose ``buffered`` covers everything sent before it. A notified
+    write that fails all the same (its stream has just closed) comes back
+    as a ``session.error``, and the ``stream.closed`` that follows ends the
+    writer as a failed request would.
     """
 
-    def __init__(self, session, method, params, on_change):
+    def __init__(self, session, method, params, on_change, budget=None):
         self.session = session
         self.method = method
         self.params = params
         self.on_change = on_change
+        self.budget = budget if budget is not None else _WriteBudget(session)
         self.high_water = HIGH_WATER
         self.low_water = LOW_WATER
         self.chunks = collections.deque()
         self.local = 0
         self.inflight = 0
         self.remote = 0
+        self.unconfirmed = 0  # notified, not counted by an answer yet
         self.probing = False
         self.blocked = False
+        self.requeued = 0
+        self.refused_for_room = False
         self.failed = None
 
     def write(self, data):
         if self.failed is not None or not data:
             return
-        data = bytes(data)
-        for i in range(0, len(data), WRITE_CHUNK):
-            self.chunks.append(data[i:i + WRITE_CHUNK])
-        self.local += len(data)
+        if type(data) is not bytes:
+            data = bytes(data)  # a bytearray may change once queued here
+        size = len(data)
+        if size <= WRITE_CHUNK:
+            self.chunks.append(data)
+        else:
+            for i in range(0, size, WRITE_CHUNK):
+                self.chunks.append(data[i:i + WRITE_CHUNK])
+        self.local += size
         self.pump()
 
     def idle(self):
@@ -342,41 +387,77 @@ class _Writer:
         """True when a producer writing here should pause."""
         return self.blocked or self.local >= self.high_water
 
+    def _set_remote(self, remote):
+        self.budget.used += remote - self.remote
+        self.remote = remote
+
     def pump(self):
-        while self.chunks and not self.blocked and not self.probing:
-            if self.remote + self.inflight < self.high_water:
+        chunks, budget = self.chunks, self.budget
+        while chunks and not self.blocked and not self.probing:
+            size = len(chunks[0])
+            if (self.remote + self.inflight + self.unconfirmed
+                    < self.high_water and budget.fits(size)):
                 probe = False
             elif self.inflight == 0:
                 probe = True
             else:
                 break
-            chunk = self.chunks.popleft()
-            self.local -= len(chunk)
-            self.inflight += len(chunk)
+            chunk = chunks.popleft()
+            self.local -= size
+            budget.used += size
+            # Our params hold no None: skip the session's cleaning.
+            params = {**self.params, "data": chunk}
+            if not probe and (self.inflight or self.unconfirmed < WRITE_SYNC):
+                self.unconfirmed += size
+                self.session._notify(self.method, params)
+                continue
+            self.inflight += size
             self.probing = probe
-            params = dict(self.params, data=chunk)
-            self.session.call_async(self.method, params,
-                                    functools.partial(self._answered, chunk))
+            # The answer counts the notified bytes sent before this write.
+            self.session._request(
+                self.method, params,
+                functools.partial(self._answered, chunk, self.unconfirmed))
         self.on_change()
 
-    def _answered(self, chunk, error, result):
+    def _answered(self, chunk, notified, error, result):
         self.inflight -= len(chunk)
+        self.budget.used -= len(chunk)
         self.probing = False
+        if self.failed is not None:
+            self.pump()  # nothing is left to send; it tells on_change
+            return
+        # What was notified before this write is in the daemon's count by
+        # now: the answer's buffered covers it; after a refusal it stays
+        # counted (an upper bound) until *.drained.
+        self.unconfirmed -= notified
+        self.remote += notified
         if error is None:
-            self.remote = result.get("buffered", 0)
+            self._set_remote(result.get("buffered", 0))
         elif error.code == "EAGAIN":
-            self.chunks.appendleft(chunk)
+            self.chunks.insert(self.requeued, chunk)
+            self.requeued += 1
             self.local += len(chunk)
             self.blocked = True
+            # Refused for the session's limit, not the stream's mark: the
+            # drained that follows says nothing of this buffer's own size.
+            if "max_write_buffer" in (error.message or ""):
+                self.refused_for_room = True
         else:
             self.fail(error)
             return
-        self.pump()
+        if self.chunks:
+            self.pump()
+        else:
+            self.on_change()  # an echo's usual case: pump() would only do this
 
     def drained(self):
-        """The daemon's buffer fell to the low-water mark."""
+        """The daemon's buffer fell to the low-water mark, or the session's
+        buffers have room again."""
         self.blocked = False
-        self.remote = min(self.remote, self.low_water)
+        self.requeued = 0
+        if not self.refused_for_room:
+            self._set_remote(min(self.remote, self.low_water))
+        self.refused_for_room = False
         self.pump()
 
     def fail(self, error):
@@ -385,6 +466,9 @@ class _Writer:
                                                      "ECANCELED"):
             log.warning("%s failed: %s", self.method, error)
         self.failed = error
+        self._set_remote(0)
+        self.budget.used -= self.unconfirmed
+        self.unconfirmed = 0
         self.chunks.clear()
         self.local = 0
         self.blocked = False
@@ -411,7 +495,8 @@ class StreamTransport:
         self._producer_paused = False
         self._close_sent = False
         self._writer = _Writer(reactor.session, "stream.write",
-                               {"handle": handle}, self._writer_changed)
+                               {"handle": handle}, self._writer_changed,
+                               reactor._write_budget)
 
     # writing
     def write(self, data):
@@ -537,7 +622,7 @@ class StreamTransport:
         name = event.name
         if name == "stream.data":
             if self.protocol is not None:
-                self.protocol.data_received(event["data"])
+                self.protocol.data_received(event.payload["data"])
         elif name == "stream.drained":
             self._writer.drained()
         elif name == "stream.eof":
@@ -779,7 +864,8 @@ class ProcessTransport:
         self._stdin_closing = False
         self._stdin_close_sent = False
         self._writer = _Writer(reactor.session, "process.write",
-                               {"handle": handle}, self._writer_changed)
+                               {"handle": handle}, self._writer_changed,
+                               reactor._write_budget)
 
     def write(self, data):
         """Write to the child's stdin, in order, under back-pressure."""
@@ -855,14 +941,24 @@ class Reactor:
 
     ``endpoint`` defaults to ``$REACTORD_ENDPOINT``, then PROTOCOL.md's
     default. The session is opened at once, so a missing daemon is an error
-    here (``ConnectionError``) rather than later.
+    here (``ConnectionError``) rather than later. For a ``tcp://`` reactord,
+    ``server_key`` names its public key file and ``key`` this client's
+    ``NAME.key`` (defaults: ``$REACTORD_SERVER_KEY``, ``$REACTORD_KEY``).
     """
 
     def __init__(self, endpoint=None, *, name=None, lease=None, window=None,
-                 timeout=10.0):
+                 timeout=10.0, server_key=None, key=None):
         global _default_reactor
         self.session = Session(endpoint, name=name or _program_name(),
-                               lease=lease, window=window, timeout=timeout)
+                               lease=lease, window=window, timeout=timeout,
+                               server_key=server_key, key=key)
+        # What the streams and processes may leave buffered in reactord.
+        self._write_budget = _WriteBudget(self.session)
+        # Writes go as notifications (_Writer): one to a stream or stdin
+        # that has just closed fails as quietly as a refused request would.
+        self.session.quiet_errors.update(
+            (method, code) for method in ("stream.write", "process.write")
+            for code in ("ENOENT", "EPIPE"))
         self.session.on_closed = self._session_closed
         self.running = False
         self._stop = False
@@ -1051,6 +1147,21 @@ class Reactor:
         """Share the listener another session made with ``name``."""
         return self._listening(self.session.call("listener.join", name=name),
                                factory)
+
+    def adopt_tcp(self, name, factory, shared=None):
+        """Serve the TCP socket the service manager passed to reactord as
+        ``name`` (its ``FileDescriptorName=``), like ``listen_tcp`` without
+        binding. ``stop_listening`` gives the socket back to reactord, still
+        open, for the next adopter. With ``shared``, other sessions may
+        ``join_listener(name)``. ``reactor.info``'s ``activated`` lists the
+        names."""
+        return self._listening(
+            self.session.call("tcp.adopt", name=name, shared=shared), factory)
+
+    def adopt_unix(self, name, factory, shared=None):
+        """Serve an activated UNIX socket, as ``adopt_tcp`` does."""
+        return self._listening(
+            self.session.call("unix.adopt", name=name, shared=shared), factory)
 
     def _listening(self, result, factory):
         fields = {k: v for k, v in result.items() if k != "handle"}
