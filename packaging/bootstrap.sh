@@ -16,9 +16,11 @@ build=${BUILD_DIR:-build}
 
 packages=(
         meson ninja-build pkg-config gcc
-        libzmq3-dev libmsgpack-dev libsystemd-dev check scdoc
+        libzmq3-dev libmsgpack-dev libsystemd-dev check scdoc systemd
         python3-zmq python3-msgpack python3-twisted valgrind
+        clang libclang-rt-14-dev
 )
+# The Debian package pass (packaging/deb-test.sh) installs its own build tools.
 
 install_packages() {
         local missing=()
@@ -49,10 +51,18 @@ build_tree() {
 #   sanitize   every suite again, built with ASan and UBSan ($build-sanitize)
 #   valgrind   every suite under memcheck (--setup=valgrind; the process suites
 #              are left to the sanitizers: valgrind 3.19 lacks the pidfd calls)
+#   fuzz       each libFuzzer target for 20 s from the committed corpus
+#              (a clang build, $build-fuzz; tests/fuzz/run.sh)
+#   package    the Debian packages built, installed, used and purged
+#              (packaging/deb-test.sh; root only, and it installs into the
+#              system: it runs by default only in CI, CI=true)
 # TEST_PASSES picks some ("plain" for a quick run). The last line is the sum
-# over all passes: "N passed, N failed".
+# over all passes: "N passed, N failed" (a fuzz target and the package pass
+# count as one test each).
 run_tests() {
-        local passes=${TEST_PASSES:-plain sanitize valgrind} status=0 logs=() line
+        local default="plain sanitize valgrind fuzz"
+        [ "${CI:-}" = true ] && [ "$(id -u)" -eq 0 ] && default="$default package"
+        local passes=${TEST_PASSES:-$default} status=0 logs=() line extra_pass=0 extra_fail=0
         for pass in $passes; do
                 echo "==== $pass"
                 case "$pass" in
@@ -72,6 +82,32 @@ run_tests() {
                         meson test -C "$build" --setup=valgrind --print-errorlogs --num-processes 2 || status=1
                         logs+=("$build/meson-logs/testlog-valgrind.txt")
                         ;;
+                fuzz)
+                        local fz="$build-fuzz" out
+                        [ -f "$fz/build.ninja" ] ||
+                                CC=clang meson setup "$fz" -Dfuzz=true -Db_sanitize=address,undefined \
+                                        -Db_lundef=false >/dev/null
+                        ninja -C "$fz" tests/fuzz/fuzz-decoder tests/fuzz/fuzz-params tests/fuzz/fuzz-session
+                        out=$(tests/fuzz/run.sh "$fz" 20) || status=1
+                        printf '%s\n' "$out"
+                        if [[ $(printf '%s\n' "$out" | tail -1) =~ ([0-9]+)\ passed,\ ([0-9]+)\ failed$ ]]; then
+                                extra_pass=$((extra_pass + BASH_REMATCH[1]))
+                                extra_fail=$((extra_fail + BASH_REMATCH[2]))
+                        else
+                                extra_fail=$((extra_fail + 1))
+                                status=1
+                        fi
+                        continue
+                        ;;
+                package)
+                        if bash packaging/deb-test.sh; then
+                                extra_pass=$((extra_pass + 1))
+                        else
+                                extra_fail=$((extra_fail + 1))
+                                status=1
+                        fi
+                        continue
+                        ;;
                 *)
                         echo "unknown test pass: $pass" >&2
                         exit 2
@@ -81,8 +117,19 @@ run_tests() {
                         sed "s/^/$pass: /" || true
         done
         echo "==== all passes"
-        line=$(tests/summary.sh --logs "${logs[@]}") || status=1
-        echo "$line"
+        local passed=$extra_pass failed=$extra_fail
+        if [ ${#logs[@]} -gt 0 ]; then
+                line=$(tests/summary.sh --logs "${logs[@]}") || status=1
+                printf '%s\n' "$line" | sed '$d'
+                line=$(printf '%s\n' "$line" | tail -1)
+                if [[ $line =~ ^([0-9]+)\ passed,\ ([0-9]+)\ failed$ ]]; then
+                        passed=$((passed + BASH_REMATCH[1]))
+                        failed=$((failed + BASH_REMATCH[2]))
+                else
+                        failed=$((failed + 1)) # no summary at all: something broke
+                fi
+        fi
+        echo "$passed passed, $failed failed"
         exit $status
 }
 
