@@ -3,7 +3,7 @@
  * reactord under faults: clients SIGKILLed at every stage of a session
  * (mid-hello, with calls in flight, while streaming, while supervising
  * children), reactord stopped with SIGTERM or killed with SIGKILL while it
- * serves clients with children, and a thousand clients that come, work and
+ * serves clients with children, and clients that come, work and
  * vanish. Each test starts a real reactord on a temporary ipc:// endpoint.
  *
  * Clients that are to be killed run in processes of their own: this test
@@ -62,7 +62,7 @@
 #define WARMUP_ROUNDS 5  /* rounds of a fault before the baseline is taken */
 #define ROUNDS        20 /* rounds of a fault after it */
 
-/* The thousand clients: how many, at most how long, and how many at once in threads. */
+/* The churn: clients at least, for how long at least, and how many at once in threads. */
 #define CHURN_CLIENTS 1000
 #define CHURN_SECONDS 60.0
 #define CHURN_THREADS 4
@@ -1090,8 +1090,8 @@ END_TEST
 /* What the churn's threads share; `next` and the counts change atomically. */
 typedef struct churn {
         void *zctx;
-        double until;         /* no new client after this */
-        int total;            /* clients of the phase, all kinds */
+        double until;         /* go on until this time, and until total */
+        int total;            /* clients of the phase at least, all kinds */
         int next;             /* the threads' clients begun */
         int byes;             /* clients that said session.bye */
         int closes;           /* clients that closed their socket without a word */
@@ -1131,7 +1131,7 @@ static void *churn_run(void *userdata)
         for (;;) {
                 int i = __atomic_fetch_add(&sh->next, 1, __ATOMIC_RELAXED);
 
-                if (i >= sh->total - sh->total / 3 || now() >= sh->until ||
+                if ((i >= sh->total - sh->total / 3 && now() >= sh->until) ||
                     !churn_client(sh, i % 2 == 0))
                         break;
         }
@@ -1139,10 +1139,10 @@ static void *churn_run(void *userdata)
 }
 
 /*
- * `n` clients: a third of them by CHURN_THREADS threads saying session.bye,
- * a third by them closing their socket without a word, a third killed in
- * their own process by this thread. No new client after `seconds`. Fails the
- * test on any client's failure; the counts in *sh.
+ * Clients for `seconds`, and `n` at least: a third of them by CHURN_THREADS
+ * threads saying session.bye, a third by them closing their socket without a
+ * word, a third killed in their own process by this thread. Fails the test
+ * on any client's failure; the counts in *sh.
  */
 static void churn_phase(churn *sh, int n, double seconds, int *victims)
 {
@@ -1156,7 +1156,7 @@ static void churn_phase(churn *sh, int n, double seconds, int *victims)
         for (; started < CHURN_THREADS; started++)
                 if (pthread_create(&threads[started], NULL, churn_run, sh) != 0)
                         break;
-        while (*victims < n / 3 && now() < sh->until) {
+        while (*victims < n / 3 || now() < sh->until) {
                 victim_run("churn", NULL, NULL, 0);
                 (*victims)++;
         }
@@ -1167,13 +1167,13 @@ static void churn_phase(churn *sh, int n, double seconds, int *victims)
 }
 
 /*
- * 1,000 clients come, work (timers, a TCP listener and a connection to it, a
+ * Clients come, work (timers, a TCP listener and a connection to it, a
  * ping) and vanish: a third by session.bye, a third by closing their socket,
  * a third SIGKILLed in their own process. reactord's descriptors come back
  * exactly, its RSS within the slack of a baseline taken after a warm-up churn
- * of 300. The loop counts clients and stops early after CHURN_SECONDS (60 s):
- * this one test may take about a minute; it asserts what is left, never how
- * fast.
+ * of 300. The churn goes on for CHURN_SECONDS (a minute) and 1,000 clients at
+ * least, whichever is longer: this one test takes about a minute; it asserts
+ * what is left, never how fast.
  */
 START_TEST(test_thousand_clients)
 {
@@ -1184,7 +1184,7 @@ START_TEST(test_thousand_clients)
 
         sh.zctx = zmq_ctx_new();
         ck_assert_ptr_nonnull(sh.zctx);
-        churn_phase(&sh, 300, CHURN_SECONDS, &victims);
+        churn_phase(&sh, 300, 0, &victims);
         baseline_take(&b);
 
         t0 = now();
@@ -1198,7 +1198,7 @@ START_TEST(test_thousand_clients)
         ck_assert_int_gt(victims, 0);
         zmq_ctx_term(sh.zctx);
 
-        baseline_expect(&b, "1,000 clients");
+        baseline_expect(&b, "a minute of clients");
 }
 END_TEST
 
