@@ -417,16 +417,32 @@ int rd_api_process_take(rd_call *c)
         return 0;
 }
 
-static uint64_t session_of(rd_owner *o)
+/* process.list's owner fields: the session, and its peer's uid and pid when known. */
+static void write_owner(rd_writer *w, rd_owner *o)
 {
-        rd_session *s = rd_owner_get_userdata(o);
-        return s ? s->id : 0;
+        rd_session *s = o ? rd_owner_get_userdata(o) : NULL;
+
+        rd_write_str(w, "owner");
+        if (s)
+                rd_write_uint(w, s->id);
+        else
+                rd_write_nil(w);
+        rd_write_str(w, "owner_uid");
+        if (s && s->has_cred)
+                rd_write_uint(w, s->peer_uid);
+        else
+                rd_write_nil(w);
+        rd_write_str(w, "owner_pid");
+        if (s && s->has_cred)
+                rd_write_uint(w, (uint64_t)s->peer_pid);
+        else
+                rd_write_nil(w);
 }
 
 int rd_api_process_list(rd_call *c)
 {
         rd_call_reply(c, 1);
         rd_write_str(c->w, "processes");
-        rd_process_write_list(c->broker->reactor, c->w, session_of);
+        rd_process_write_list(c->broker->reactor, c->w, write_owner);
         return 0;
 }

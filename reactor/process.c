@@ -1421,7 +1421,8 @@ int rd_process_take(rd_reactor *r, rd_owner *caller, const char *name, uint64_t 
         return 0;
 }
 
-void rd_process_write_list(rd_reactor *r, rd_writer *w, uint64_t (*owner_id)(rd_owner *o))
+void rd_process_write_list(rd_reactor *r, rd_writer *w,
+                           void (*write_owner)(rd_writer *w, rd_owner *o))
 {
         rd_processes *ps = r->processes;
 
@@ -1433,7 +1434,7 @@ void rd_process_write_list(rd_reactor *r, rd_writer *w, uint64_t (*owner_id)(rd_
                 static const char *const policies[] = { "never", "on-failure", "always" };
                 size_t argc = 0;
 
-                rd_write_map(w, 6);
+                rd_write_map(w, 6 + RD_PROCESS_OWNER_PAIRS);
                 rd_write_kv_uint(w, "handle", p->handle.id);
                 rd_write_kv_str(w, "name", p->name);
                 rd_write_str(w, "argv");
@@ -1442,11 +1443,8 @@ void rd_process_write_list(rd_reactor *r, rd_writer *w, uint64_t (*owner_id)(rd_
                 rd_write_array(w, (uint32_t)argc);
                 for (size_t j = 0; j < argc; j++)
                         rd_write_str(w, p->argv[j]);
-                rd_write_str(w, "owner");
-                if (p->handle.owner == r->orphanage)
-                        rd_write_nil(w);
-                else
-                        rd_write_uint(w, owner_id(p->handle.owner));
+                rd_write_kv_uint(w, "uid", p->set_uid ? p->uid : geteuid());
+                write_owner(w, p->handle.owner == r->orphanage ? NULL : p->handle.owner);
                 rd_write_kv_str(w, "restart", policies[p->restart]);
                 rd_write_str(w, "instances");
                 rd_write_array(w, p->n_instances);

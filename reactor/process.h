@@ -88,8 +88,14 @@ int rd_process_stop(rd_reactor *r, rd_owner *caller, uint64_t id, int signo, uin
  * -EMFILE.
  */
 int rd_process_take(rd_reactor *r, rd_owner *caller, const char *name, uint64_t *id);
-/* Write every process as process.list shows it; `owner_id` maps an owner to a session id. */
-void rd_process_write_list(rd_reactor *r, rd_writer *w, uint64_t (*owner_id)(rd_owner *o));
+/*
+ * Write every process as process.list shows it. `write_owner` writes the
+ * RD_PROCESS_OWNER_PAIRS key/value pairs that describe the owner (NULL for a
+ * kept orphan).
+ */
+#define RD_PROCESS_OWNER_PAIRS 3
+void rd_process_write_list(rd_reactor *r, rd_writer *w,
+                           void (*write_owner)(rd_writer *w, rd_owner *o));
 
 /*
  * Stop every process (the daemon is shutting down): TERM, KILL after `timeout`

@@ -2261,6 +2261,11 @@ START_TEST(test_list)
         ck_assert(rd_value_str_eq(rd_value_get(entry, "name"), "lister"));
         ck_assert(rd_value_str_eq(rd_value_get(entry, "restart"), "on-failure"));
         ck_assert_msg(owner_is(entry, c, "test-processes"), "the owner is not this session");
+        /* Who runs it and whose client asked: reactord's user (it is not root's business
+         * here to change it), and this process, as the ipc connection tells. */
+        ck_assert_uint_eq(rd_value_get_uint(entry, "uid", UINT64_MAX), geteuid());
+        ck_assert_uint_eq(rd_value_get_uint(entry, "owner_uid", UINT64_MAX), getuid());
+        ck_assert_uint_eq(rd_value_get_uint(entry, "owner_pid", 0), (uint64_t)getpid());
         argv = rd_value_get(entry, "argv");
         ck_assert_uint_eq(rd_value_len(argv), 2);
         ck_assert(rd_value_str_eq(rd_value_at(argv, 0), "/bin/sleep"));

@@ -18,6 +18,7 @@
 #include <inttypes.h>
 #include <math.h>
 #include <poll.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <signal.h>
 #include <stdio.h>
@@ -1489,12 +1490,51 @@ static char *instances_field(const rd_value *instances, const char *key, bool co
         return buf;
 }
 
-enum { PS_HANDLE, PS_NAME, PS_PID, PS_STATE, PS_RESTARTS, PS_OWNER, PS_COMMAND, PS_COLUMNS };
+/* A user id as `ps` shows it: the name when this machine knows it, else the number. */
+static char *user_name(const rd_value *uid)
+{
+        uint64_t u;
+        struct passwd *pw;
+        char *s;
+
+        if (rd_value_uint(uid, &u) < 0)
+                return strdup("-");
+        pw = u <= UINT32_MAX ? getpwuid((uid_t)u) : NULL;
+        if (pw)
+                return strdup(pw->pw_name);
+        return asprintf(&s, "%" PRIu64, u) < 0 ? NULL : s;
+}
+
+/* The owning session, and its client's user and pid when the connection tells them. */
+static char *owner_cell(const rd_value *owner, const rd_value *uid, const rd_value *pid)
+{
+        uint64_t id, p;
+        _cleanup_free_ char *user = NULL;
+        char *s;
+
+        if (rd_value_uint(owner, &id) < 0)
+                return strdup("-");
+        if (rd_value_uint(pid, &p) < 0 || !(user = user_name(uid)))
+                return asprintf(&s, "%" PRIu64, id) < 0 ? NULL : s;
+        return asprintf(&s, "%" PRIu64 " (%s, pid %" PRIu64 ")", id, user, p) < 0 ? NULL : s;
+}
+
+enum {
+        PS_HANDLE,
+        PS_NAME,
+        PS_PID,
+        PS_USER,
+        PS_STATE,
+        PS_RESTARTS,
+        PS_OWNER,
+        PS_COMMAND,
+        PS_COLUMNS
+};
 
 static int cmd_ps(rd_client *c, int argc, char **argv)
 {
-        static const char *const heads[PS_COLUMNS] = { "HANDLE",   "NAME",  "PID",    "STATE",
-                                                       "RESTARTS", "OWNER", "COMMAND" };
+        static const char *const heads[PS_COLUMNS] = { "HANDLE", "NAME",     "PID",   "USER",
+                                                       "STATE",  "RESTARTS", "OWNER", "COMMAND" };
         _cleanup_(rd_reply_freep) rd_reply *reply = NULL;
         const rd_value *list;
         char *(*rows)[PS_COLUMNS];
@@ -1525,8 +1565,9 @@ static int cmd_ps(rd_client *c, int argc, char **argv)
                 rows[i][PS_PID] = instances_field(inst, "pid", false);
                 rows[i][PS_STATE] = instances_field(inst, "state", true);
                 rows[i][PS_RESTARTS] = instances_field(inst, "restarts", true);
-                rows[i][PS_OWNER] =
-                        rd_value_type_of(owner) > RD_VALUE_NIL ? cell(owner) : strdup("-");
+                rows[i][PS_USER] = user_name(rd_value_get(p, "uid"));
+                rows[i][PS_OWNER] = owner_cell(owner, rd_value_get(p, "owner_uid"),
+                                               rd_value_get(p, "owner_pid"));
                 rows[i][PS_COMMAND] = command_line(rd_value_get(p, "argv"));
         }
 
