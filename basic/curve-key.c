@@ -1,5 +1,4 @@
 /* SPDX-License-Identifier: MIT */
-#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -10,6 +9,7 @@
 
 #include "curve-key.h"
 #include "macro.h"
+#include "string-util.h"
 
 /* A key file is a few lines; anything much larger is not one. */
 #define KEY_FILE_MAX 4096
@@ -27,18 +27,6 @@ bool rd_curve_key_is_z85(const char *s, size_t n)
         return true;
 }
 
-static char *strip(char *s)
-{
-        char *e;
-
-        while (isspace((unsigned char)*s))
-                s++;
-        e = s + strlen(s);
-        while (e > s && isspace((unsigned char)e[-1]))
-                *--e = '\0';
-        return s;
-}
-
 /* "public-key = Z85" or "secret-key = Z85": the value, or NULL when `line` is not such a line. */
 static char *keyword_value(char *line, const char *keyword)
 {
@@ -52,7 +40,7 @@ static char *keyword_value(char *line, const char *keyword)
                 p++;
         if (*p != '=')
                 return NULL;
-        return strip(p + 1);
+        return rd_strip(p + 1);
 }
 
 static int set_once(char *dst, const char *z85)
@@ -102,7 +90,7 @@ int rd_curve_key_read(const char *path, rd_curve_key *ret)
                 next = strchr(line, '\n');
                 if (next)
                         *next++ = '\0';
-                line = strip(line);
+                line = rd_strip(line);
                 /* A bare key first: '#' is a Z85 character, so a key may start with it. */
                 if (rd_curve_key_is_z85(line, strlen(line)))
                         k = set_once(key.public_key, line);

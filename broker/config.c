@@ -5,7 +5,6 @@
  */
 #include "config.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
@@ -15,6 +14,7 @@
 
 #include "basic/log.h"
 #include "basic/macro.h"
+#include "basic/string-util.h"
 
 /* Bounds of the values a file may give (the limits a session may ask for). */
 #define LEASE_MIN_SEC  0.05
@@ -26,18 +26,6 @@
 #define SIZE_VALUE_MAX (SIZE_MAX / 16)
 
 #define streq(a, b) (strcmp((a), (b)) == 0)
-
-static char *strip(char *s)
-{
-        char *e;
-
-        while (isspace((unsigned char)*s))
-                s++;
-        e = s + strlen(s);
-        while (e > s && isspace((unsigned char)e[-1]))
-                *--e = '\0';
-        return s;
-}
 
 static int parse_size(const char *s, size_t min, size_t *ret)
 {
@@ -205,7 +193,7 @@ int rd_config_parse(FILE *f, const char *name, rd_config *ret, char **ret_error)
                         break;
                 }
                 lineno++;
-                p = strip(line);
+                p = rd_strip(line);
                 if (!*p || *p == '#')
                         continue;
                 eq = strchr(p, '=');
@@ -216,8 +204,8 @@ int rd_config_parse(FILE *f, const char *name, rd_config *ret, char **ret_error)
                         goto fail;
                 }
                 *eq = '\0';
-                key = strip(p);
-                value = strip(eq + 1);
+                key = rd_strip(p);
+                value = rd_strip(eq + 1);
                 if (!*key) {
                         set_error(ret_error, "%s:%u: missing key before '='", name, lineno);
                         k = -EINVAL;

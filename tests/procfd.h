@@ -31,6 +31,9 @@ typedef struct procfd_set {
 /* Open descriptors of `pid` (entries of /proc/PID/fd, every one). Fails the test if unreadable. */
 int procfd_count(pid_t pid);
 
+/* The resident set of `pid` (VmRSS), KiB. Fails the test if unreadable. */
+long procfd_rss_kib(pid_t pid);
+
 /*
  * The descriptors of `pid`, without the connections accepted on the ipc
  * socket file `bus_path` (may be NULL: leave none out). Returns 0, or a

@@ -628,19 +628,7 @@ static void victim_run(const char *mode, const char *arg, char *line, size_t siz
 
 static long rss_kib(pid_t pid)
 {
-        char path[64], line[256];
-        long kib = -1;
-        FILE *f;
-
-        snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-        f = fopen(path, "re");
-        ck_assert_ptr_nonnull(f);
-        while (fgets(line, sizeof(line), f))
-                if (sscanf(line, "VmRSS: %ld kB", &kib) == 1)
-                        break;
-        fclose(f);
-        ck_assert_int_gt(kib, 0);
-        return kib;
+        return procfd_rss_kib(pid);
 }
 
 /* reactor.info of the checker: sessions and the resources of every kind, summed. */

@@ -265,19 +265,7 @@ static int daemon_fd_count(void)
 /* reactord's resident set, KiB. */
 static long daemon_rss_kib(void)
 {
-        char path[64], line[256];
-        long kib = -1;
-        FILE *f;
-
-        snprintf(path, sizeof(path), "/proc/%d/status", (int)daemon_pid);
-        f = fopen(path, "re");
-        ck_assert_ptr_nonnull(f);
-        while (fgets(line, sizeof(line), f))
-                if (sscanf(line, "VmRSS: %ld kB", &kib) == 1)
-                        break;
-        fclose(f);
-        ck_assert_int_gt(kib, 0);
-        return kib;
+        return procfd_rss_kib(daemon_pid);
 }
 
 /* ---- recording events --------------------------------------------------------------------- */
