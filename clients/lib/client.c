@@ -842,6 +842,18 @@ int rd_client_call_json(rd_client *c, const char *method, const char *params_jso
 
 /* ---- connecting --------------------------------------------------------------------------- */
 
+int rd_client_curve_keypair(char public_key[41], char secret_key[41])
+{
+        assert_return(public_key && secret_key, -EINVAL);
+        return zmq_curve_keypair(public_key, secret_key) < 0 ? zmq_errno_neg() : 0;
+}
+
+int rd_client_curve_public(char public_key[41], const char *secret_key)
+{
+        assert_return(public_key && secret_key, -EINVAL);
+        return zmq_curve_public(public_key, secret_key) < 0 ? zmq_errno_neg() : 0;
+}
+
 char *rd_default_endpoint(void)
 {
         /* The daemon computes its default with the same function. */

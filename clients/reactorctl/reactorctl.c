@@ -30,8 +30,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <zmq.h>
-
 #include "version.h"
 #include "basic/curve-key.h"
 #include "proto/decoder.h"
@@ -276,7 +274,7 @@ static int check_key_files(const char *server_key, const char *key)
                 k = (rd_curve_key){};
                 r = rd_curve_key_read(path[i], &k);
                 mismatch = k.secret_key[0] && k.public_key[0] &&
-                           (zmq_curve_public(derived, k.secret_key) < 0 ||
+                           (rd_client_curve_public(derived, k.secret_key) < 0 ||
                             strcmp(derived, k.public_key) != 0);
                 has_secret = k.secret_key[0] != '\0';
                 explicit_bzero(&k.secret_key, sizeof(k.secret_key));
@@ -2141,8 +2139,9 @@ static int cmd_keygen(rd_client *c, int argc, char **argv)
                         snprintf(host, sizeof(host), "reactord");
                 name = host;
         }
-        if (zmq_curve_keypair(key.public_key, key.secret_key) < 0) {
-                fprintf(stderr, "reactorctl: keygen: %s\n", zmq_strerror(errno));
+        r = rd_client_curve_keypair(key.public_key, key.secret_key);
+        if (r < 0) {
+                fprintf(stderr, "reactorctl: keygen: %s\n", strerror(-r));
                 return EXIT_FAILURE;
         }
         r = rd_curve_key_write(name, &key);

@@ -104,6 +104,14 @@ RD_EXPORT rd_client *rd_client_free(rd_client *c);
 /* The default endpoint for this user: a string the caller frees, or NULL on ENOMEM. */
 RD_EXPORT char *rd_default_endpoint(void);
 
+/*
+ * CURVE keys, Z85-encoded (40 characters and a NUL): a new key pair, as
+ * `reactorctl keygen` writes; and the public key of a secret one. Return 0,
+ * -ENOTSUP when the ZeroMQ library has no CURVE, -EINVAL for a bad secret.
+ */
+RD_EXPORT int rd_client_curve_keypair(char public_key[41], char secret_key[41]);
+RD_EXPORT int rd_client_curve_public(char public_key[41], const char *secret_key);
+
 /* The session id from the hello reply. */
 RD_EXPORT uint64_t rd_client_session(const rd_client *c);
 
