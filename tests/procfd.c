@@ -131,6 +131,10 @@ int procfd_snapshot(pid_t pid, const char *bus_path, procfd_set *ret)
                 if (n < 0)
                         continue; /* closed since readdir() */
                 e.target[n] = '\0';
+                /* A file of /proc or /sys open just now is a read in passing (libsystemd
+                 * reads boot_id, fdinfo), never a resource: a slow run may catch one. */
+                if (strncmp(e.target, "/proc/", 6) == 0 || strncmp(e.target, "/sys/", 5) == 0)
+                        continue;
                 e.fd = atoi(de->d_name);
                 if (s.n == cap) {
                         procfd_entry *v = realloc(s.v, (cap ? 2 * cap : 32) * sizeof(*v));
