@@ -195,6 +195,65 @@ START_TEST(test_errors)
 }
 END_TEST
 
+/* What the notifications of test_notify brought back: a timer's event, a failure. */
+typedef struct notify_state {
+        int fired;       /* timer.fired of the timer started by a notification */
+        int errors;      /* session.error */
+        char method[64]; /* its method */
+        char code[16];   /* and code: "ENOENT" */
+} notify_state;
+
+static int notify_any(rd_client *c, const rd_client_event *ev, void *userdata)
+{
+        notify_state *s = userdata;
+        const char *p;
+        size_t n;
+
+        if (strcmp(ev->name, "timer.fired") == 0)
+                s->fired++;
+        if (strcmp(ev->name, "session.error") == 0) {
+                s->errors++;
+                ck_assert_int_eq(rd_value_str(rd_value_get(ev->payload, "method"), &p, &n), 0);
+                snprintf(s->method, sizeof(s->method), "%.*s", (int)n, p);
+                ck_assert_int_eq(rd_value_str(rd_value_get(ev->payload, "code"), &p, &n), 0);
+                snprintf(s->code, sizeof(s->code), "%.*s", (int)n, p);
+        }
+        if (s->fired == 1 && s->errors == 1)
+                rd_client_stop(c);
+        return 0;
+}
+
+START_TEST(test_notify)
+{
+        rd_client *c = client_new();
+        notify_state s = { 0 };
+
+        ck_assert_int_eq(rd_client_on_any(c, notify_any, &s), 0);
+        ck_assert_int_eq(rd_client_call_later(c, 60, stop_cb, NULL, NULL), 0);
+
+        /* No response comes; what the method does happens all the same. */
+        ck_assert_int_eq(rd_client_notify(c, "timer.start", RD_KVS(RD_DOUBLE("after", 0.01)), 1),
+                         0);
+        ck_assert_int_eq(rd_client_notify(c, "reactor.ping", NULL, 0), 0);
+        /* A failure comes back as session.error, naming the method. */
+        ck_assert_int_eq(
+                rd_client_notify(c, "timer.cancel", RD_KVS(RD_UINT("handle", 987654321)), 1), 0);
+        ck_assert_int_eq(rd_client_run(c), 0);
+        ck_assert_int_eq(s.fired, 1);
+        ck_assert_int_eq(s.errors, 1);
+        ck_assert_str_eq(s.method, "timer.cancel");
+        ck_assert_str_eq(s.code, "ENOENT");
+
+        /* The session goes on: a call still gets its answer. */
+        ck_assert_int_eq(rd_client_call(c, "reactor.ping", NULL, 0, NULL), 0);
+
+        ck_assert_int_eq(rd_client_notify(NULL, "reactor.ping", NULL, 0), -EINVAL);
+        ck_assert_int_eq(rd_client_notify(c, "", NULL, 0), -EINVAL);
+        ck_assert_int_eq(rd_client_notify(c, "reactor.ping", NULL, 1), -EINVAL);
+        rd_client_free(c);
+}
+END_TEST
+
 /* ---- timers ------------------------------------------------------------------------------- */
 
 typedef struct later_state {
@@ -710,6 +769,7 @@ static Suite *client_suite(void)
         tcase_add_test(tc, test_default_endpoint);
         tcase_add_test(tc, test_call_sync);
         tcase_add_test(tc, test_call_async);
+        tcase_add_test(tc, test_notify);
         tcase_add_test(tc, test_errors);
         tcase_add_test(tc, test_call_json);
         tcase_add_test(tc, test_session_closed);

@@ -790,6 +790,26 @@ int rd_client_call_async(rd_client *c, const char *method, const rd_kv *kv, size
         return 0;
 }
 
+int rd_client_notify(rd_client *c, const char *method, const rd_kv *kv, size_t n)
+{
+        int r;
+
+        assert_return(c, -EINVAL);
+        assert_return(method && *method, -EINVAL);
+        assert_return(kv || n == 0, -EINVAL);
+        assert_return(n <= UINT32_MAX, -E2BIG);
+        assert_return(!c->lost, -ENOTCONN);
+
+        rd_writer_reset(&c->out);
+        rd_write_notification(&c->out, method, (uint32_t)n);
+        for (size_t i = 0; i < n; i++) {
+                r = write_kv(&c->out, &kv[i]);
+                if (r < 0)
+                        return r;
+        }
+        return send_out(c);
+}
+
 /* msgpack map heads: fixmap, map 16, map 32. */
 static bool is_msgpack_map(const rd_writer *w, size_t at)
 {

@@ -160,6 +160,15 @@ typedef void (*rd_reply_fn)(rd_client *c, int error, const rd_value *result, con
 RD_EXPORT int rd_client_call_async(rd_client *c, const char *method, const rd_kv *kv, size_t n,
                                    rd_reply_fn cb, void *userdata);
 
+/*
+ * Send `method` as a notification: reactord runs it and sends no response, so
+ * it costs one message instead of two. A notification that fails comes back
+ * as a `session.error` event {code, message, method} to the rd_client_on_any()
+ * handler. For calls whose failure needs no answer of its own, such as a
+ * stream.write that cannot meet its high-water mark (see examples/echo-server.c).
+ */
+RD_EXPORT int rd_client_notify(rd_client *c, const char *method, const rd_kv *kv, size_t n);
+
 /* ---- events ----------------------------------------------------------------------------- */
 
 typedef struct rd_client_event {
