@@ -69,6 +69,7 @@ typedef struct rd_broker {
         rd_list dead;                  /* sessions to end outside callbacks */
         rd_decoder *decoder;           /* reused for every frame */
         rd_writer reply;               /* responses to the frame being handled */
+        rd_writer discard;             /* the results of notifications, never sent */
         const char *frame_user;        /* ZAP User-Id of the frame being handled, or NULL */
         rd_broker_limits limits;       /* caps and defaults */
         uint64_t next_session_id;      /* never reused */

@@ -481,7 +481,6 @@ int rd_dispatch(rd_broker *b, rd_session *s, const rd_rid *rid, const char *peer
                 rd_writer *reply)
 {
         const rd_method *m;
-        rd_writer scratch = RD_WRITER_INIT;
         bool notification = msg->type == RD_MSG_NOTIFICATION;
         size_t mark = reply->size;
         int k;
@@ -491,7 +490,8 @@ int rd_dispatch(rd_broker *b, rd_session *s, const rd_rid *rid, const char *peer
                 .session = s,
                 .rid = *rid,
                 .peer = peer,
-                .w = notification ? &scratch : reply,
+                /* A notification's result is written, to one buffer reused for all. */
+                .w = notification ? &b->discard : reply,
                 .msgid = msg->msgid,
         };
 
@@ -515,7 +515,8 @@ int rd_dispatch(rd_broker *b, rd_session *s, const rd_rid *rid, const char *peer
         } else if (!notification && !c.replied)
                 rd_write_result(reply, msg->msgid, 0);
 
-        rd_writer_done(&scratch);
+        if (notification)
+                rd_writer_reset(&b->discard);
         return k;
 }
 
