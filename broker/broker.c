@@ -94,11 +94,13 @@ void rd__broker_mark_dirty(rd_broker *b, rd_session *s)
         (void)sd_event_source_set_enabled(b->flush_source, SD_EVENT_ONESHOT);
 }
 
-static int on_flush(sd_event_source *source, void *userdata)
+/* Send the event batches of the dirty sessions. */
+static void flush(rd_broker *b)
 {
-        rd_broker *b = userdata;
         rd_list again = RD_LIST_INIT(again);
 
+        /* Called directly, it leaves the deferred flush nothing to do. */
+        (void)sd_event_source_set_enabled(b->flush_source, SD_EVENT_OFF);
         while (!rd_list_empty(&b->dirty)) {
                 rd_session *s = rd_container_of(b->dirty.next, rd_session, dirty_link);
 
@@ -129,6 +131,11 @@ static int on_flush(sd_event_source *source, void *userdata)
                 (void)sd_event_source_set_enabled(b->retry_source, SD_EVENT_ONESHOT);
         }
         pump(b);
+}
+
+static int on_flush(sd_event_source *source, void *userdata)
+{
+        flush(userdata);
         return 0;
 }
 
@@ -312,12 +319,14 @@ reply:
 static void receive(rd_broker *b)
 {
         zmq_msg_t rid, body;
+        bool drained = false; /* a receive said EAGAIN: ZeroMQ has nothing more for now */
         int more, n;
 
         zmq_msg_init(&rid);
         zmq_msg_init(&body);
         for (n = 0; n < RX_BATCH; n++) {
                 if (zmq_msg_recv(&rid, b->router, ZMQ_DONTWAIT) < 0) {
+                        drained = errno == EAGAIN;
                         if (errno != EAGAIN && errno != EINTR)
                                 log_error("receiving from the bus: %s", zmq_strerror(errno));
                         break;
@@ -353,11 +362,17 @@ static void receive(rd_broker *b)
         }
         zmq_msg_close(&body);
         zmq_msg_close(&rid);
-        if (!rd_list_empty(&b->dirty))
-                (void)on_flush(NULL, b);
         if (n == RX_BATCH)
                 (void)sd_event_source_set_enabled(b->rx_source, SD_EVENT_ONESHOT);
-        pump(b);
+        if (!rd_list_empty(&b->dirty))
+                flush(b); /* it looks at ZMQ_EVENTS after its sends */
+        else if (!drained)
+                pump(b);
+        /*
+         * Otherwise the EAGAIN came after every send of this round (the
+         * replies): ZeroMQ took in its pending commands then, and anything
+         * arriving later signals ZMQ_FD anew.
+         */
 }
 
 static int on_io(sd_event_source *source, int fd, uint32_t revents, void *userdata)
@@ -370,6 +385,15 @@ static int on_rx(sd_event_source *source, void *userdata)
 {
         receive(userdata);
         return 0;
+}
+
+/* The reactor has handled a batch of ready sockets: send what they emitted now. */
+static void flush_now(void *userdata)
+{
+        rd_broker *b = userdata;
+
+        if (!rd_list_empty(&b->dirty))
+                flush(b);
 }
 
 /* The reactor's emit callback: resources' events become queued notifications. */
@@ -443,7 +467,8 @@ int rd_broker_new_activated(sd_event *event, const char *endpoint, rd_activation
                            &(rd_reactor_sink){ .emit = emit,
                                                .has_credit = has_credit,
                                                .userdata = b,
-                                               .log_fields = owner_log_fields },
+                                               .log_fields = owner_log_fields,
+                                               .flush = flush_now },
                            &b->reactor);
         if (k < 0)
                 goto fail;
@@ -581,6 +606,7 @@ rd_broker *rd_broker_free(rd_broker *b)
         rd_activation_free(b->activation);
         rd_decoder_free(b->decoder);
         rd_writer_done(&b->reply);
+        rd_writer_done(&b->discard);
         rd_hashmap_done(&b->sessions);
         free(b->endpoint);
         sd_event_unref(b->event);

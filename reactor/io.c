@@ -38,6 +38,8 @@ static int on_ready(sd_event_source *source, int fd, uint32_t revents, void *use
                         continue;
                 io->fn(io, ev[i].events & (io->events | EPOLLHUP | EPOLLERR));
         }
+        if (n > 0 && r->sink.flush)
+                r->sink.flush(r->sink.userdata);
         return 0;
 }
 

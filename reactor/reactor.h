@@ -45,6 +45,10 @@ typedef enum rd_handle_kind {
  *
  * has_credit() tells whether `owner` may receive a credit-spending event now;
  * resources ask before they read, so data read is always deliverable.
+ *
+ * flush() (may be NULL) runs after the reactor has handled a batch of ready
+ * sockets: the events they emitted may be sent now, not an event loop
+ * iteration later.
  */
 typedef int (*rd_emit_fn)(rd_owner *owner, const rd_event *ev, void *userdata);
 typedef bool (*rd_credit_fn)(rd_owner *owner, void *userdata);
@@ -53,10 +57,11 @@ typedef bool (*rd_credit_fn)(rd_owner *owner, void *userdata);
 typedef void (*rd_log_fields_fn)(rd_owner *owner, rd_log_fields *f, void *userdata);
 
 typedef struct rd_reactor_sink {
-        rd_emit_fn emit;             /* deliver an event */
-        rd_credit_fn has_credit;     /* may the owner take data now? */
-        void *userdata;              /* passed to all three */
-        rd_log_fields_fn log_fields; /* for log lines about a handle (may be NULL) */
+        rd_emit_fn emit;               /* deliver an event */
+        rd_credit_fn has_credit;       /* may the owner take data now? */
+        void *userdata;                /* passed to each */
+        rd_log_fields_fn log_fields;   /* for log lines about a handle (may be NULL) */
+        void (*flush)(void *userdata); /* a batch of ready sockets is handled (may be NULL) */
 } rd_reactor_sink;
 
 /* Make a reactor on `event` (referenced) reporting to `sink` (copied). Returns 0 or -errno. */
