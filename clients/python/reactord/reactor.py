@@ -371,6 +371,19 @@ class _Writer:
         if type(data) is not bytes:
             data = bytes(data)  # a bytearray may change once queued here
         size = len(data)
+        # The usual case, an echo's: nothing waits here, the bytes fit and go
+        # as a notification at once (what pump() would do, without queueing).
+        if (not self.chunks and size <= WRITE_CHUNK and not self.blocked
+                and not self.probing
+                and self.remote + self.inflight + self.unconfirmed
+                < self.high_water
+                and (self.inflight or self.unconfirmed < WRITE_SYNC)
+                and self.budget.fits(size)):
+            self.budget.used += size
+            self.unconfirmed += size
+            self.session._notify(self.method, {**self.params, "data": data})
+            self.on_change()
+            return
         if size <= WRITE_CHUNK:
             self.chunks.append(data)
         else:
