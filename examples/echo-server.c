@@ -26,8 +26,9 @@
  * plus every byte sent since), cannot be refused, so it needs no answer: it
  * goes as a notification, and an echo costs one message each way. Notified
  * bytes count as held until a reply accounts for them: once WRITE_SYNC of
- * them are unaccounted for, the next write goes as a request (one at a time
- * per stream) whose `buffered` covers every byte sent before it.
+ * them would be unaccounted for, the write goes as a request whose
+ * `buffered` covers every byte sent before it. (So large writes, a bulk
+ * transfer's, all go as requests, and each reply frees room as it comes.)
  *
  * Bytes that do not fit wait here, and reading pauses. When nothing is in
  * flight they go as a lone request, a probe: if reactord refuses it with
@@ -47,21 +48,21 @@ typedef struct conn {
         char *pending;     /* bytes waiting for room in the stream's buffer */
         size_t len, cap;   /* of pending */
         size_t buffered;   /* reactord's buffer, as the last reply said */
-        size_t notified;   /* bytes notified since the request in flight (or the last one) */
-        size_t unanswered; /* bytes of the request in flight, and notified before it */
-        bool writing;      /* a request is in flight */
-        bool probing;      /* ... and it may be refused: send nothing behind it */
+        size_t notified;   /* bytes notified since the last request */
+        size_t unanswered; /* bytes the replies in flight will account for */
+        unsigned writes;   /* requests in flight */
+        bool probing;      /* a lone request that may be refused: send nothing behind it */
         bool blocked;      /* a write was refused: wait for stream.drained */
         bool paused;       /* stream.pause is in force */
         bool eof;          /* the peer sent everything: shut down once all is written */
         bool closed;       /* stream.closed came: free once no reply is outstanding */
 } conn;
 
-/* A write sent as a request; keeps its bytes in case it is refused. */
+/* A write sent as a request; a probe keeps its bytes in case it is refused. */
 typedef struct write_req {
         conn *k;
         size_t counted; /* what its reply accounts for: it and the notified bytes before it */
-        size_t n;
+        size_t n;       /* of data, for a probe; else 0 */
         char data[];
 } write_req;
 
@@ -79,7 +80,7 @@ static void set_buffered(conn *k, size_t buffered)
 
 static void maybe_free(conn *k)
 {
-        if (k->closed && !k->writing) {
+        if (k->closed && k->writes == 0) {
                 held -= holding(k);
                 free(k->pending);
                 free(k);
@@ -108,7 +109,7 @@ static int write_out(rd_client *c, conn *k, const void *data, size_t n, bool pro
         write_req *w;
         int r;
 
-        if (!probe && (k->writing || k->notified + n < WRITE_SYNC)) {
+        if (!probe && k->notified + n < WRITE_SYNC) {
                 r = rd_client_notify(c, "stream.write",
                                      RD_KVS(RD_UINT("handle", k->stream), RD_BIN("data", data, n)),
                                      2);
@@ -118,19 +119,20 @@ static int write_out(rd_client *c, conn *k, const void *data, size_t n, bool pro
                 held += n;
                 return 0;
         }
-        w = malloc(sizeof(*w) + n);
+        w = malloc(sizeof(*w) + (probe ? n : 0));
         if (!w)
                 return -ENOMEM;
-        *w = (write_req){ .k = k, .counted = k->notified + n, .n = n };
-        memcpy(w->data, data, n);
+        *w = (write_req){ .k = k, .counted = k->notified + n, .n = probe ? n : 0 };
+        if (probe)
+                memcpy(w->data, data, n);
         r = rd_client_stream_write_async(c, k->stream, data, n, on_written, w);
         if (r < 0) {
                 free(w);
                 return r;
         }
-        k->unanswered = w->counted;
+        k->unanswered += w->counted;
         k->notified = 0;
-        k->writing = true;
+        k->writes++;
         k->probing = probe;
         held += n;
         return 0;
@@ -170,7 +172,7 @@ static int flush(rd_client *c, conn *k)
                 return 0;
         if (k->len > 0) {
                 size_t n = room(k, k->len);
-                bool probe = n == 0 && !k->writing && !k->blocked;
+                bool probe = n == 0 && k->writes == 0 && !k->blocked;
 
                 if (probe)
                         n = k->len < HIGH_WATER ? k->len : HIGH_WATER;
@@ -204,12 +206,13 @@ static void on_written(rd_client *c, int error, const rd_value *result, const ch
         conn *k = w->k;
 
         /* The reply accounts for this write and the notified ones before it. */
-        held -= k->unanswered;
-        k->unanswered = 0;
-        k->writing = k->probing = false;
+        held -= w->counted;
+        k->unanswered -= w->counted;
+        k->writes--;
+        k->probing = false;
         if (error == 0)
                 set_buffered(k, (size_t)rd_value_get_uint(result, "buffered", 0));
-        else if (error == -EAGAIN && !k->closed) {
+        else if (error == -EAGAIN && w->n > 0 && !k->closed) {
                 /* Refused, and nothing went behind it: it goes first once drained. */
                 k->blocked = true;
                 set_buffered(k, HIGH_WATER); /* unknown until the next reply */
@@ -237,7 +240,8 @@ static int on_stream(rd_client *c, const rd_client_event *ev, void *userdata)
                 if (k->len == 0 && room(k, n) == n)
                         return write_out(c, k, data, n, false);
                 r = keep(c, k, data, n, false);
-                return r < 0 ? r : flush(c, k);
+                /* With a request in flight its reply flushes; else nothing would. */
+                return r < 0 || k->writes > 0 ? r : flush(c, k);
         }
         if (strcmp(ev->name, "stream.drained") == 0) {
                 /* The buffer is down, or the session has room: the next write probes. */
