@@ -84,6 +84,10 @@ int rd_api_session_hello(rd_call *c)
          */
         if (geteuid() == 0)
                 rd_owner_set_identity(s->owner, s->peer_uid, rd_session_peer_is_root(s));
+        /* Logged once the peer is known: the record carries its pid. */
+        log_session(RD_LOG_INFO, s,
+                    "session %" PRIu64 " (%s) opened: lease %.3f s, window %" PRIu64 " bytes",
+                    s->id, s->name ? s->name : "unnamed", (double)s->lease / 1e6, s->window);
 
         rd_call_reply(c, 7);
         rd_write_kv_uint(c->w, "session", s->id);

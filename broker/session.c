@@ -109,9 +109,6 @@ int rd_session_new(rd_broker *b, const void *rid, size_t rid_len, const char *na
         if (k < 0)
                 goto fail;
 
-        log_session(RD_LOG_INFO, s,
-                    "session %" PRIu64 " (%s) opened: lease %.3f s, window %" PRIu64 " bytes",
-                    s->id, s->name ? s->name : "unnamed", (double)lease / 1e6, window);
         if (b->on_sessions_changed)
                 b->on_sessions_changed(b);
         *ret = s;

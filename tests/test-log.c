@@ -439,7 +439,7 @@ static void journal_teardown(void)
 
 /*
  * Records reach the journal with their fields: a session's opening names the
- * session and the client; a failed request names the method and the handle;
+ * session, the client and its pid; a failed request names the method and the handle;
  * a process's end names the handle and the session that owns it. stderr
  * stays silent meanwhile.
  */
@@ -469,8 +469,8 @@ START_TEST(test_journal)
         snprintf(pid, sizeof(pid), "REACTORD_CLIENT_PID=%d", (int)getpid());
 
         journal_wait((const char *const[]){ "PRIORITY=6", "SYSLOG_IDENTIFIER=reactord",
-                                            "CODE_FUNC=rd_session_new", session,
-                                            "REACTORD_CLIENT=journal-test", NULL });
+                                            "CODE_FUNC=rd_api_session_hello", session,
+                                            "REACTORD_CLIENT=journal-test", pid, NULL });
 
         /* A failing request, logged at debug level. */
         ck_assert_int_eq(rd_client_callv(c, "handle.close", NULL, RD_UINT("handle", 987654)),
