@@ -338,9 +338,13 @@ class _Writer:
     Since such a write cannot be refused, it needs no answer: most go as
     notifications, which reactord does not answer, so an echo costs one
     message each way instead of two. Notified bytes count as buffered in
-    the daemon until an answer accounts for them: once ``WRITE_SYNC`` of
-    them are unaccounted for, the next write goes as a request (one at a
-    time), whose ``buffered`` covers everything sent before it. A notified
+    the daemon until an answer accounts for them: a write that would take
+    the bytes notified since the last request to ``WRITE_SYNC`` goes as a
+    request, whose ``buffered`` covers everything sent before it. (So large
+    writes all go as requests, and each answer frees room as it comes: had
+    they been notified behind a request, they would count as buffered until
+    the next answer, and a bulk writer would stall far below the high-water
+    mark.) A notified
     write that fails all the same (its stream has just closed) comes back
     as a ``session.error``, and the ``stream.closed`` that follows ends the
     writer as a failed request would.
@@ -359,6 +363,7 @@ class _Writer:
         self.inflight = 0
         self.remote = 0
         self.unconfirmed = 0  # notified, not counted by an answer yet
+        self.claimed = 0  # ... of which requests in flight will count
         self.probing = False
         self.blocked = False
         self.requeued = 0
@@ -377,7 +382,7 @@ class _Writer:
                 and not self.probing
                 and self.remote + self.inflight + self.unconfirmed
                 < self.high_water
-                and (self.inflight or self.unconfirmed < WRITE_SYNC)
+                and self.unconfirmed - self.claimed + size < WRITE_SYNC
                 and self.budget.fits(size)):
             self.budget.used += size
             self.unconfirmed += size
@@ -420,16 +425,18 @@ class _Writer:
             budget.used += size
             # Our params hold no None: skip the session's cleaning.
             params = {**self.params, "data": chunk}
-            if not probe and (self.inflight or self.unconfirmed < WRITE_SYNC):
+            notified = self.unconfirmed - self.claimed
+            if not probe and notified + size < WRITE_SYNC:
                 self.unconfirmed += size
                 self.session._notify(self.method, params)
                 continue
             self.inflight += size
             self.probing = probe
-            # The answer counts the notified bytes sent before this write.
+            # The answer counts the bytes notified since the last request.
+            self.claimed += notified
             self.session._request(
                 self.method, params,
-                functools.partial(self._answered, chunk, self.unconfirmed))
+                functools.partial(self._answered, chunk, notified))
         self.on_change()
 
     def _answered(self, chunk, notified, error, result):
@@ -443,6 +450,7 @@ class _Writer:
         # now: the answer's buffered covers it; after a refusal it stays
         # counted (an upper bound) until *.drained.
         self.unconfirmed -= notified
+        self.claimed -= notified
         self.remote += notified
         if error is None:
             self._set_remote(result.get("buffered", 0))
@@ -481,7 +489,7 @@ class _Writer:
         self.failed = error
         self._set_remote(0)
         self.budget.used -= self.unconfirmed
-        self.unconfirmed = 0
+        self.unconfirmed = self.claimed = 0
         self.chunks.clear()
         self.local = 0
         self.blocked = False
