@@ -94,7 +94,7 @@ static int find(rd_event_type type, size_t from)
 
 #define RUN_UNTIL(cond)                                                                            \
         do {                                                                                       \
-                for (int _i = 0; _i < 20000 && !(cond); _i++)                                      \
+                for (int run_ = 0; run_ < 20000 && !(cond); run_++)                                \
                         ck_assert_int_ge(sd_event_run(event, 100 * 1000), 0);                      \
                 ck_assert(cond);                                                                   \
         } while (0)

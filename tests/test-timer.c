@@ -59,9 +59,9 @@ static void setup(void)
 {
         rec = (recorder){ 0 };
         ck_assert_int_ge(sd_event_new(&event), 0);
-        ck_assert_int_ge(rd_reactor_new(event, &(rd_reactor_sink){ record, has_credit, &rec },
-                                        &rec.reactor),
-                         0);
+        ck_assert_int_ge(
+                rd_reactor_new(event, &(rd_reactor_sink){ record, has_credit, &rec }, &rec.reactor),
+                0);
         ck_assert_int_ge(rd_owner_new(rec.reactor, NULL, 100000, &rec.owner), 0);
 }
 
@@ -75,7 +75,7 @@ static void teardown(void)
 /* Run the loop until `cond` holds; generous bound so a slow machine never fails. */
 #define RUN_UNTIL(cond)                                                                            \
         do {                                                                                       \
-                for (int _i = 0; _i < 10000 && !(cond); _i++)                                      \
+                for (int run_ = 0; run_ < 10000 && !(cond); run_++)                                \
                         ck_assert_int_ge(sd_event_run(event, 100 * 1000), 0);                      \
                 ck_assert(cond);                                                                   \
         } while (0)

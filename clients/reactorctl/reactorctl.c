@@ -618,9 +618,10 @@ static void put_request(unsigned id, const char *method, const char *params)
  */
 static int cmd_watch(rd_client *c, int argc, char **argv)
 {
+        _cleanup_close_ int sfd = -EBADF;
         watch w = { 0 };
         sigset_t mask;
-        int r, sfd;
+        int r;
 
         r = rd_client_on_any(c, on_event, &w);
         if (r < 0) {
@@ -638,7 +639,6 @@ static int cmd_watch(rd_client *c, int argc, char **argv)
                 fprintf(stderr, "reactorctl: watch: signalfd: %m\n");
                 return EXIT_FAILURE;
         }
-        _cleanup_close_ int sfd_owned = sfd;
 
         unsigned id = 0;
         for (int i = 1; i < argc; i++) {
@@ -2421,7 +2421,7 @@ int main(int argc, char **argv)
         int r, n;
 
         r = parse_argv(argc, argv);
-        _cleanup_free_ char **env = arg.env;
+        _unused_ _cleanup_free_ char **env = arg.env; /* freed on every return */
         if (r != 0)
                 return r < 0 ? EXIT_SUCCESS : r;
 
