@@ -131,7 +131,9 @@ RD_EXPORT int rd_client_stream_write(rd_client *c, uint64_t handle, const void *
  * the bytes not yet answered plus the last `buffered` stay below the
  * stream's high-water mark (rd_client_stream_set() raises it) and, over all
  * the session's streams and stdin pipes, within its max_write_buffer; and
- * treat -EAGAIN in `cb` as a broken stream otherwise.
+ * treat -EAGAIN in `cb` as a broken stream otherwise. A write that cannot be
+ * refused by that count needs no reply at all: rd_client_notify() sends it
+ * for one message instead of two (examples/echo-server.c does both).
  */
 RD_EXPORT int rd_client_stream_write_async(rd_client *c, uint64_t handle, const void *data,
                                            size_t len, rd_reply_fn cb, void *userdata);
