@@ -8,6 +8,10 @@
  * a free loopback port). The other end of every connection is a plain socket
  * of the test.
  *
+ * Every test is also a leak test: reactord's descriptors once it served, the
+ * activated sockets among them, are its descriptors again at the teardown,
+ * when the test's clients have gone (tests/procfd.h).
+ *
  * Timeouts are generous upper bounds; only behaviour is asserted.
  */
 #include <arpa/inet.h>
@@ -30,6 +34,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "procfd.h"
 #include "reactord/client.h"
 #include "reactord/stream.h"
 
@@ -44,6 +49,7 @@ static struct {
         uint16_t port;                /* the activated "tcpweb" port */
         pid_t daemon;                 /* systemd-socket-activate, then reactord */
         rd_client *c[3];              /* clients, freed at teardown */
+        procfd_set fds;               /* reactord's descriptors once it served */
 } fx;
 
 static double now(void)
@@ -202,7 +208,10 @@ static void client_free(rd_client *c)
 static void setup(void)
 {
         const char *tmp = getenv("TMPDIR");
+        rd_client_options opts = { .name = "first", .timeout = TIMEOUT };
+        rd_client *c = NULL;
         bool ok = false;
+        int r;
 
         memset(&fx, 0, sizeof(fx));
         fx.daemon = -1;
@@ -216,12 +225,24 @@ static void setup(void)
         for (int attempt = 0; attempt < 5 && !ok; attempt++)
                 ok = spawn();
         ck_assert_msg(ok, "systemd-socket-activate could not bind its sockets");
+
+        /*
+         * A first session starts reactord and ends: what it holds then, the
+         * sockets passed to it included, is its baseline.
+         */
+        r = rd_client_new(fx.endpoint, &opts, &c);
+        ck_assert_msg(r >= 0, "cannot connect to the activated bus: %s", strerror(-r));
+        rd_client_free(c);
+        procfd_baseline(fx.daemon, fx.bus, &fx.fds);
 }
 
 static void teardown(void)
 {
         for (size_t i = 0; i < sizeof(fx.c) / sizeof(fx.c[0]); i++)
                 fx.c[i] = rd_client_free(fx.c[i]);
+        /* Everything the sessions owned is released; an adopted socket is back in the pool. */
+        if (fx.daemon > 0 && waitpid(fx.daemon, NULL, WNOHANG) == 0)
+                procfd_expect(fx.daemon, fx.bus, &fx.fds, TIMEOUT, "the teardown");
         if (fx.daemon > 0) {
                 kill(fx.daemon, SIGTERM);
                 if (wait_exit(fx.daemon) < 0) {
@@ -232,6 +253,7 @@ static void teardown(void)
         }
         if (fx.dir[0])
                 nftw(fx.dir, unlink_cb, 16, FTW_DEPTH | FTW_PHYS);
+        procfd_done(&fx.fds);
 }
 
 /* ---- reading reactor.info ----------------------------------------------------------------- */

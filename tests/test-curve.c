@@ -12,6 +12,10 @@
  * ETIMEDOUT after the short timeout it is given, and what is asserted is that
  * it got no session (reactord's log and the session count say so), never how
  * long anything took. Timeouts are generous upper bounds.
+ *
+ * Every test that starts a daemon is also a leak test: reactord's descriptors
+ * are recorded once it serves, before any client connects, and the teardown
+ * waits until it holds the same ones again (tests/procfd.h).
  */
 #include <check.h>
 #include <errno.h>
@@ -32,6 +36,7 @@
 #include "basic/curve-key.h"
 #include "basic/macro.h"
 #include "notify.h"
+#include "procfd.h"
 #include "reactord/client.h"
 
 /* Upper bound for anything the daemon is expected to do. */
@@ -49,6 +54,7 @@ static struct {
         char endpoint[PATH_MAX + 16];   /* as reactord logged it */
         int fd;
         pid_t daemon;
+        procfd_set fds; /* reactord's descriptors once it served, before any client */
 } fx;
 
 static double now(void)
@@ -168,6 +174,17 @@ static void wait_notify(const char *what)
                       log_text());
 }
 
+/*
+ * The socket file of an ipc:// endpoint, whose accepted connections are the
+ * clients' own and are left out of the leak check; NULL for tcp://, where
+ * nothing tells a client's connection apart: its descriptors are compared
+ * once the clients are gone, and procfd_expect() waits for reactord to notice.
+ */
+static const char *bus_path(void)
+{
+        return strncmp(fx.endpoint, "ipc://", 6) == 0 ? fx.endpoint + 6 : NULL;
+}
+
 /* Start reactord and wait until it serves; fx.endpoint is then the endpoint it bound. */
 static void start(const char *const *args)
 {
@@ -184,6 +201,8 @@ static void start(const char *const *args)
         e = p + strcspn(p, " \n");
         ck_assert_int_lt(e - p, (int)sizeof(fx.endpoint));
         snprintf(fx.endpoint, sizeof(fx.endpoint), "%.*s", (int)(e - p), p);
+        /* Serving, and no client has connected yet: what it holds now is its baseline. */
+        procfd_baseline(fx.daemon, bus_path(), &fx.fds);
 }
 
 /* reactord with CURVE on a free loopback port. */
@@ -289,7 +308,7 @@ static void suite_teardown(void)
 }
 
 /* Idempotent: setup runs it too, for what a failed test left without forking. */
-static void teardown(void)
+static void cleanup(void)
 {
         if (fx.daemon > 0) {
                 kill(fx.daemon, SIGKILL);
@@ -305,11 +324,27 @@ static void teardown(void)
                 nftw(fx.dir, unlink_cb, 16, FTW_DEPTH | FTW_PHYS);
                 fx.dir[0] = '\0';
         }
+        procfd_done(&fx.fds);
+}
+
+/*
+ * The test's clients are gone by now: reactord, if it still runs, holds the
+ * descriptors it held once it served, or the test fails listing the leaked ones.
+ */
+static void teardown(void)
+{
+        if (fx.fds.n > 0 && fx.daemon > 0) {
+                if (waitpid(fx.daemon, NULL, WNOHANG) == 0)
+                        procfd_expect(fx.daemon, bus_path(), &fx.fds, TIMEOUT, "the teardown");
+                else
+                        fx.daemon = -1; /* ended by the test */
+        }
+        cleanup();
 }
 
 static void setup(void)
 {
-        teardown();
+        cleanup();
         memset(&fx, 0, sizeof(fx));
         fx.daemon = -1;
         fx.fd = -1;

@@ -8,7 +8,9 @@
  * in a private mount namespace, a tmpfs over /run/systemd holds a datagram
  * socket at /run/systemd/journal/socket, where sd_journal_sendv(3) sends.
  * Where mount namespaces are not available (no privilege) that case says so
- * and passes without checking anything.
+ * and passes without checking anything. It is also a leak test: reactord's
+ * descriptors once it served are its descriptors again when the test's client
+ * has gone (tests/procfd.h).
  */
 #include <check.h>
 #include <errno.h>
@@ -34,6 +36,7 @@
 #include "basic/log.h"
 #include "broker/journal.h"
 #include "broker/session.h"
+#include "procfd.h"
 #include "reactord/client.h"
 
 /* ---- a sink that keeps the last record -------------------------------------------------- */
@@ -271,11 +274,13 @@ END_TEST
 static struct {
         char dir[PATH_MAX]; /* the daemon's endpoint directory */
         char endpoint[PATH_MAX + 16];
-        pid_t daemon;  /* reactord */
-        int journal;   /* the datagram socket reactord's records reach */
-        int err;       /* the read end of reactord's stderr */
-        char *entries; /* every datagram so far, each followed by "\n\x1e\n" */
-        size_t len;    /* bytes of entries */
+        char bus[PATH_MAX + 8]; /* the endpoint's socket file */
+        procfd_set fds;         /* reactord's descriptors once it served */
+        pid_t daemon;           /* reactord */
+        int journal;            /* the datagram socket reactord's records reach */
+        int err;                /* the read end of reactord's stderr */
+        char *entries;          /* every datagram so far, each followed by "\n\x1e\n" */
+        size_t len;             /* bytes of entries */
 } jx;
 
 static double now(void)
@@ -326,6 +331,7 @@ static bool journal_spawn(void)
         ck_assert_ptr_nonnull(mkdtemp(jx.dir));
         ck_assert_int_lt(snprintf(jx.endpoint, sizeof(jx.endpoint), "ipc://%s/bus", jx.dir),
                          (int)sizeof(jx.endpoint));
+        ck_assert_int_lt(snprintf(jx.bus, sizeof(jx.bus), "%s/bus", jx.dir), (int)sizeof(jx.bus));
         jx.journal = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
         ck_assert_int_ge(jx.journal, 0);
         ck_assert_int_eq(pipe2(err, O_CLOEXEC), 0);
@@ -435,6 +441,7 @@ static void journal_teardown(void)
         if (jx.dir[0])
                 nftw(jx.dir, unlink_cb, 16, FTW_DEPTH | FTW_PHYS);
         free(jx.entries);
+        procfd_done(&jx.fds);
 }
 
 /*
@@ -445,6 +452,7 @@ static void journal_teardown(void)
  */
 START_TEST(test_journal)
 {
+        rd_client_options first = { .name = "journal-first", .timeout = TIMEOUT };
         rd_client_options opts = { .name = "journal-test", .timeout = TIMEOUT };
         char session[32], pid[32], handle[48];
         rd_reply *reply = NULL;
@@ -459,11 +467,16 @@ START_TEST(test_journal)
         }
         for (double deadline = now() + TIMEOUT; now() < deadline;) {
                 ck_assert_int_eq(waitpid(jx.daemon, NULL, WNOHANG), 0);
-                r = rd_client_new(jx.endpoint, &opts, &c);
+                r = rd_client_new(jx.endpoint, &first, &c);
                 if (r >= 0)
                         break;
                 usleep(20 * 1000);
         }
+        ck_assert_msg(r >= 0, "reactord does not answer: %s", strerror(-r));
+        /* Serving, and a first session came and went: what it holds now is its baseline. */
+        c = rd_client_free(c);
+        procfd_baseline(jx.daemon, jx.bus, &jx.fds);
+        r = rd_client_new(jx.endpoint, &opts, &c);
         ck_assert_msg(r >= 0, "reactord does not answer: %s", strerror(-r));
         snprintf(session, sizeof(session), "REACTORD_SESSION=%" PRIu64, rd_client_session(c));
         snprintf(pid, sizeof(pid), "REACTORD_CLIENT_PID=%d", (int)getpid());
@@ -489,6 +502,8 @@ START_TEST(test_journal)
                                             "REACTORD_CLIENT=journal-test", NULL });
 
         rd_client_free(c);
+        /* The session's process and everything else it owned are released. */
+        procfd_expect(jx.daemon, jx.bus, &jx.fds, TIMEOUT, "the journal test");
         kill(jx.daemon, SIGTERM);
         ck_assert_int_eq(waitpid(jx.daemon, NULL, 0), jx.daemon);
         jx.daemon = -1;
