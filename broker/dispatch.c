@@ -477,6 +477,9 @@ int rd__dispatch_check(const rd_msg *msg, bool has_session, bool shutting_down, 
                                sizeof(c->error));
 }
 
+/* Bytes of the notifications' result buffer kept between calls. */
+#define DISCARD_KEEP (64 * 1024)
+
 int rd_dispatch(rd_broker *b, rd_session *s, const rd_rid *rid, const char *peer, const rd_msg *msg,
                 rd_writer *reply)
 {
@@ -515,8 +518,12 @@ int rd_dispatch(rd_broker *b, rd_session *s, const rd_rid *rid, const char *peer
         } else if (!notification && !c.replied)
                 rd_write_result(reply, msg->msgid, 0);
 
-        if (notification)
+        if (notification) {
                 rd_writer_reset(&b->discard);
+                /* Kept for the next one, unless a large result grew it. */
+                if (b->discard.capacity > DISCARD_KEEP)
+                        rd_writer_done(&b->discard);
+        }
         return k;
 }
 

@@ -235,6 +235,8 @@ START_TEST(test_notify)
         ck_assert_int_eq(rd_client_notify(c, "timer.start", RD_KVS(RD_DOUBLE("after", 0.01)), 1),
                          0);
         ck_assert_int_eq(rd_client_notify(c, "reactor.ping", NULL, 0), 0);
+        /* However large the result, nothing comes back. */
+        ck_assert_int_eq(rd_client_notify(c, "reactor.methods", NULL, 0), 0);
         /* A failure comes back as session.error, naming the method. */
         ck_assert_int_eq(
                 rd_client_notify(c, "timer.cancel", RD_KVS(RD_UINT("handle", 987654321)), 1), 0);
