@@ -38,6 +38,17 @@ def find_reactord():
     return found[0] if found else None
 
 
+def stop_process(process):
+    """SIGTERM ``process`` and wait for it (SIGKILL if it hangs)."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
 class Daemon:
     """A reactord process on ``ipc://TMPDIR/bus``, with extra command line
     ``args``."""
@@ -72,36 +83,16 @@ class Daemon:
 
     def stop(self):
         """Stop the daemon gracefully (KILL if it hangs) and clean up."""
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process)
         self.log.close()
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-class DaemonTestCase(unittest.TestCase):
-    """Starts one reactord for the class (with ``daemon_args``);
-    ``self.endpoint`` reaches it."""
+class ReactorTestCase(unittest.TestCase):
+    """Reactors on the reactord at ``self.endpoint``, which a subclass
+    starts."""
 
-    daemon = None
-    daemon_args = ()
-
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.daemon = Daemon(cls.daemon_args)
-        cls.endpoint = cls.daemon.endpoint
-
-    @classmethod
-    def tearDownClass(cls):
-        if cls.daemon is not None:
-            cls.daemon.stop()
-            cls.daemon = None
-        super().tearDownClass()
+    endpoint = None
 
     def make_reactor(self, **options):
         """A Reactor on the test daemon, closed when the test ends."""
@@ -123,3 +114,24 @@ class DaemonTestCase(unittest.TestCase):
         if guard.active():
             guard.cancel()
         self.assertFalse(expired, "the reactor was never stopped")
+
+
+class DaemonTestCase(ReactorTestCase):
+    """Starts one reactord for the class (with ``daemon_args``);
+    ``self.endpoint`` reaches it."""
+
+    daemon = None
+    daemon_args = ()
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.daemon = Daemon(cls.daemon_args)
+        cls.endpoint = cls.daemon.endpoint
+
+    @classmethod
+    def tearDownClass(cls):
+        if cls.daemon is not None:
+            cls.daemon.stop()
+            cls.daemon = None
+        super().tearDownClass()

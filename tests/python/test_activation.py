@@ -7,14 +7,13 @@ TCP port ("tcpweb"), and execs reactord on the first connection.
 
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import tempfile
 import time
 import unittest
 
-from daemon import find_reactord
+from daemon import ReactorTestCase, find_reactord, stop_process
 
 import reactord
 
@@ -60,7 +59,7 @@ def free_port():
         return s.getsockname()[1]
 
 
-class ActivationTests(unittest.TestCase):
+class ActivationTests(ReactorTestCase):
 
     @classmethod
     def setUpClass(cls):
@@ -92,13 +91,7 @@ class ActivationTests(unittest.TestCase):
 
     @classmethod
     def stop(cls):
-        if cls.process.poll() is None:
-            cls.process.send_signal(signal.SIGTERM)
-            try:
-                cls.process.wait(15)
-            except subprocess.TimeoutExpired:
-                cls.process.kill()
-                cls.process.wait()
+        stop_process(cls.process)
 
     @classmethod
     def tearDownClass(cls):
@@ -106,23 +99,6 @@ class ActivationTests(unittest.TestCase):
         cls.log.close()
         shutil.rmtree(cls.dir, ignore_errors=True)
         super().tearDownClass()
-
-    def make_reactor(self):
-        reactor = reactord.Reactor(self.endpoint)
-        self.addCleanup(reactor.close)
-        return reactor
-
-    def run_reactor(self, reactor, limit=30):
-        expired = []
-
-        def give_up():
-            expired.append(True)
-            reactor.stop()
-        guard = reactor.call_later(limit, give_up)
-        reactor.run(install_signal_handlers=False)
-        if guard.active():
-            guard.cancel()
-        self.assertFalse(expired, "the reactor was never stopped")
 
     def echo(self, reactor, connect):
         client = RecorderFactory(reactor, b"hello, activated socket\n")

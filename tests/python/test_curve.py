@@ -19,7 +19,7 @@ import unittest
 
 import zmq
 
-from daemon import find_reactord
+from daemon import find_reactord, stop_process
 
 import reactord
 from reactord.client import curve_options
@@ -77,18 +77,9 @@ class CurveTests(unittest.TestCase):
              "--curve-secret-key", self.server_key,
              "--curve-allow", self.allow],
             stdout=log, stderr=subprocess.STDOUT)
-        self.addCleanup(self.stop)
+        self.addCleanup(stop_process, self.process)
         self.endpoint = self.wait_log(
             r"serving (tcp://127\.0\.0\.1:\d+) with CURVE").group(1)
-
-    def stop(self):
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
 
     def wait_log(self, pattern):
         """Wait until reactord's log matches ``pattern``; return the
