@@ -34,6 +34,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "plain.h"
 #include "procfd.h"
 #include "reactord/client.h"
 #include "reactord/stream.h"
@@ -77,18 +78,6 @@ static uint16_t free_port(void)
         return ntohs(sa.sin_port);
 }
 
-static int tcp_connect_plain(uint16_t port)
-{
-        struct sockaddr_in sa = { .sin_family = AF_INET,
-                                  .sin_port = htons(port),
-                                  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-        ck_assert_int_ge(fd, 0);
-        ck_assert_msg(connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0, "connect: %m");
-        return fd;
-}
-
 static int unix_connect_plain(const char *path)
 {
         struct sockaddr_un sa = { .sun_family = AF_UNIX };
@@ -123,21 +112,6 @@ static void read_plain(int fd, char *buf, size_t n)
 static int unlink_cb(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
         return remove(path);
-}
-
-/* Wait for `pid` to exit; returns its status, or -1 when it did not within TIMEOUT. */
-static int wait_exit(pid_t pid)
-{
-        double deadline = now() + TIMEOUT;
-        int status;
-        pid_t k;
-
-        while ((k = waitpid(pid, &status, WNOHANG)) == 0) {
-                if (now() > deadline)
-                        return -1;
-                usleep(10000);
-        }
-        return k == pid ? status : -1;
 }
 
 /*
@@ -245,7 +219,7 @@ static void teardown(void)
                 procfd_expect(fx.daemon, fx.bus, &fx.fds, TIMEOUT, "the teardown");
         if (fx.daemon > 0) {
                 kill(fx.daemon, SIGTERM);
-                if (wait_exit(fx.daemon) < 0) {
+                if (plain_wait_exit(fx.daemon, TIMEOUT) < 0) {
                         kill(fx.daemon, SIGKILL);
                         waitpid(fx.daemon, NULL, 0);
                 }
@@ -399,7 +373,7 @@ START_TEST(test_exit_keeps_sockets)
 
         ck_assert_int_eq(rd_client_call(c, "reactor.ping", NULL, 0, NULL), 0);
         ck_assert_int_eq(kill(fx.daemon, SIGTERM), 0);
-        status = wait_exit(fx.daemon);
+        status = plain_wait_exit(fx.daemon, TIMEOUT);
         ck_assert_int_ne(status, -1);
         fx.daemon = -1;
         ck_assert(WIFEXITED(status));
@@ -469,7 +443,7 @@ START_TEST(test_adopt_tcp)
         ck_assert_int_eq(rd_client_tcp_adopt(c, "tcpweb", false, &listener, &port), 0);
         ck_assert_uint_gt(listener, 0);
         ck_assert_uint_eq(port, fx.port);
-        fd = tcp_connect_plain(fx.port);
+        fd = plain_tcp_connect(fx.port);
         exchange(c, listener, fd);
         close(fd);
 }
@@ -541,7 +515,7 @@ START_TEST(test_adopt_shared)
         /* b still serves it. */
         ck_assert(is_taken(c, "tcpweb"));
         ck_assert_int_eq(rd_client_tcp_adopt(c, "tcpweb", false, &hc, NULL), -EBUSY);
-        fd = tcp_connect_plain(fx.port);
+        fd = plain_tcp_connect(fx.port);
         exchange(b, hb, fd);
         close(fd);
         ck_assert_int_eq(rd_client_listener_close(b, hb), 0);
@@ -585,7 +559,7 @@ START_TEST(test_reactorctl)
         close(in[1]);
         ck_assert_int_eq(read(fd, buf, sizeof(buf)), 0);
         ck_assert_int_eq(shutdown(fd, SHUT_WR), 0);
-        status = wait_exit(pid);
+        status = plain_wait_exit(pid, TIMEOUT);
         ck_assert_int_ne(status, -1);
         ck_assert(WIFEXITED(status));
         ck_assert_int_eq(WEXITSTATUS(status), 0);

@@ -36,6 +36,7 @@
 #include "basic/curve-key.h"
 #include "basic/macro.h"
 #include "notify.h"
+#include "plain.h"
 #include "procfd.h"
 #include "reactord/client.h"
 
@@ -215,15 +216,9 @@ static void start_curve(void)
 
 static int wait_exit(void)
 {
-        double deadline = now() + TIMEOUT;
-        int status = 0;
-        pid_t k;
+        int status = plain_wait_exit(fx.daemon, TIMEOUT);
 
-        while ((k = waitpid(fx.daemon, &status, WNOHANG)) == 0) {
-                ck_assert_msg(now() < deadline, "reactord did not exit");
-                usleep(10000);
-        }
-        ck_assert_int_eq(k, fx.daemon);
+        ck_assert_msg(status != -1, "reactord did not exit");
         fx.daemon = -1;
         return status;
 }

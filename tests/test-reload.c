@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "notify.h"
+#include "plain.h"
 #include "procfd.h"
 
 #include "reactord/client.h"
@@ -41,14 +42,6 @@ static struct {
         pid_t daemon;
         procfd_set fds_served; /* reactord's descriptors once it served */
 } fx;
-
-static double now(void)
-{
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static void write_config(const char *text)
 {
@@ -129,15 +122,9 @@ static bool log_contains(const char *what)
 
 static int wait_exit(void)
 {
-        double deadline = now() + TIMEOUT;
-        int status = 0;
-        pid_t k;
+        int status = plain_wait_exit(fx.daemon, TIMEOUT);
 
-        while ((k = waitpid(fx.daemon, &status, WNOHANG)) == 0) {
-                ck_assert_msg(now() < deadline, "reactord did not exit");
-                usleep(10000);
-        }
-        ck_assert_int_eq(k, fx.daemon);
+        ck_assert_msg(status != -1, "reactord did not exit");
         fx.daemon = -1;
         return status;
 }

@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "fixture.h"
+#include "plain.h"
 #include "reactord/client.h"
 #include "reactord/stream.h"
 
@@ -205,18 +206,6 @@ static uint16_t free_port(void)
         return port;
 }
 
-static int tcp_connect_plain(uint16_t port)
-{
-        struct sockaddr_in sa = { .sin_family = AF_INET,
-                                  .sin_port = htons(port),
-                                  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-        ck_assert_int_ge(fd, 0);
-        ck_assert_msg(connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0, "connect: %m");
-        return fd;
-}
-
 static socklen_t unix_sockaddr(struct sockaddr_un *sa, const char *name, bool abstract)
 {
         *sa = (struct sockaddr_un){ .sun_family = AF_UNIX };
@@ -356,7 +345,7 @@ START_TEST(test_tcp_listen)
         ck_assert_int_eq(rd_client_on(c, listener, record, &lr), 0);
 
         /* listener.accepted reaches the listener's handler and names a stream of ours. */
-        fd = tcp_connect_plain(port);
+        fd = plain_tcp_connect(port);
         PUMP_UNTIL(c, NULL, lr.accepted == 1);
         ck_assert_uint_eq(lr.listener, listener);
         ck_assert_uint_gt(lr.stream, 0);
@@ -406,7 +395,7 @@ START_TEST(test_tcp_listen_options)
         ck_assert_int_eq(rd_client_tcp_listen(c, NULL, port, &o, &b, &port2), 0);
         ck_assert_uint_eq(port, port2);
         ck_assert_uint_ne(a, b);
-        close(tcp_connect_plain(port));
+        close(plain_tcp_connect(port));
 
         /* Errors: not a local address; a bad host; unknown handles. */
         ck_assert_int_eq(rd_client_tcp_listen(c, "192.0.2.1", 0, NULL, NULL, NULL), -EADDRNOTAVAIL);
@@ -496,7 +485,7 @@ START_TEST(test_listener_join)
 
         /* Round-robin over the members: both get some. */
         for (size_t i = 0; i < (sizeof(fds) / sizeof(fds[0])); i++)
-                fds[i] = tcp_connect_plain(port);
+                fds[i] = plain_tcp_connect(port);
         PUMP_UNTIL(a, b, ra.accepted + rb.accepted == (sizeof(fds) / sizeof(fds[0])));
         ck_assert_uint_gt(ra.accepted, 0);
         ck_assert_uint_gt(rb.accepted, 0);
@@ -505,7 +494,7 @@ START_TEST(test_listener_join)
         /* The first member leaves; the other keeps accepting. */
         ck_assert_int_eq(rd_client_listener_close(a, la), 0);
         unsigned before = rb.accepted;
-        int fd = tcp_connect_plain(port);
+        int fd = plain_tcp_connect(port);
         PUMP_UNTIL(a, b, rb.accepted == before + 1);
         close(fd);
 
@@ -1058,7 +1047,7 @@ START_TEST(test_echo_server)
         port = (uint16_t)atoi(line + 30);
         ck_assert_uint_gt(port, 0);
 
-        fd = tcp_connect_plain(port);
+        fd = plain_tcp_connect(port);
         write_all(fd, "hello, echo", 11);
         assert_read(fd, "hello, echo");
 
@@ -1098,7 +1087,7 @@ START_TEST(test_echo_server)
         /* Many clients at once. */
         int fds[8];
         for (size_t i = 0; i < (sizeof(fds) / sizeof(fds[0])); i++) {
-                fds[i] = tcp_connect_plain(port);
+                fds[i] = plain_tcp_connect(port);
                 snprintf(line, sizeof(line), "client %zu", i);
                 write_all(fds[i], line, strlen(line));
         }
@@ -1210,7 +1199,7 @@ START_TEST(test_reactorctl_listen)
 
         read_line(p.err, line, sizeof(line));
         ck_assert_msg(strncmp(line, "reactorctl: listening on 127.0.0.1:", 35) == 0, "%s", line);
-        fd = tcp_connect_plain(port_of(line));
+        fd = plain_tcp_connect(port_of(line));
         feed(&p, "ping\n");
         out = read_plain(fd, SIZE_MAX, NULL);
         ck_assert_str_eq(out, "ping\n");
