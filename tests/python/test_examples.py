@@ -1,11 +1,10 @@
 """Run each example program against the test daemon and check its output."""
 
 import os
-import signal
 import subprocess
 import unittest
 
-from daemon import EXAMPLES_DIR, PYTHON, DaemonTestCase
+from daemon import EXAMPLES_DIR, PYTHON, DaemonTestCase, stop_process
 
 
 class ExampleTests(DaemonTestCase):
@@ -65,12 +64,7 @@ class ExampleTests(DaemonTestCase):
             env=self.daemon.env(), stdout=subprocess.PIPE, text=True)
 
         def stop():
-            server.send_signal(signal.SIGTERM)
-            try:
-                server.wait(10)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait()
+            stop_process(server)
             server.stdout.close()
         self.addCleanup(stop)
         line = server.stdout.readline()
